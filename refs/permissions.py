@@ -1,0 +1,63 @@
+"""Who may see a reference, and who holds which right on it.
+
+A user sees references that are public, theirs, or shared with them or one of their groups.
+Rights (`build`, `modify`, `modify_otu`, `remove`) come from the user's own entry or any of
+their groups' entries; administrators hold every right. Every path (REST, admin, BrAPI,
+history, indexes) asks these functions.
+"""
+
+from django.db.models import Q, QuerySet
+
+from refs.models import Reference, ReferenceGroup, ReferenceUser
+from virtool_site.errors import InsufficientRights, NotFound
+
+RIGHTS = ("build", "modify", "modify_otu", "remove")
+#: Older Virtool clients say `modify_kind` for `modify_otu`.
+RIGHT_ALIASES = {"modify_kind": "modify_otu"}
+
+
+def _is_user(user) -> bool:
+    return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
+
+
+def references_visible(user) -> QuerySet[Reference]:
+    """Live references the user may see (anonymous users: public ones)."""
+    references = Reference.objects.all()
+    if user is not None and getattr(user, "is_superuser", False):
+        return references
+    if not _is_user(user):
+        return references.filter(public=True)
+    return references.filter(
+        Q(public=True)
+        | Q(user=user)
+        | Q(id__in=ReferenceUser.objects.filter(user=user).values("reference_id"))
+        | Q(id__in=ReferenceGroup.objects.filter(group__user=user).values("reference_id"))
+    )
+
+
+def reference_get_visible(*, user, reference_id: str) -> Reference:
+    """The reference, or NotFound when it does not exist or the user may not see it."""
+    reference = references_visible(user).filter(id=reference_id).first()
+    if reference is None:
+        raise NotFound()
+    return reference
+
+
+def reference_has_right(*, user, reference: Reference | str, right: str) -> bool:
+    right = RIGHT_ALIASES.get(right, right)
+    if right not in RIGHTS:
+        raise ValueError(f"unknown reference right {right}")
+    if not _is_user(user):
+        return False
+    if user.is_superuser:
+        return True
+    reference_id = getattr(reference, "pk", reference)
+    if ReferenceUser.objects.filter(reference_id=reference_id, user=user, **{right: True}).exists():
+        return True
+    return ReferenceGroup.objects.filter(reference_id=reference_id, group__user=user, **{right: True}).exists()
+
+
+def reference_rights_check(*, user, reference: Reference | str, right: str) -> None:
+    """Raise InsufficientRights (403) unless the user holds `right` on the reference."""
+    if not reference_has_right(user=user, reference=reference, right=right):
+        raise InsufficientRights()

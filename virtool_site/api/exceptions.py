@@ -1,0 +1,65 @@
+"""Every error leaves the API as Virtool's `{"id": ..., "message": ...}` body."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from virtool_site.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+_DRF_ERRORS = {
+    exceptions.NotAuthenticated: ("unauthorized", "Requires authorization"),
+    exceptions.AuthenticationFailed: ("unauthorized", None),
+    exceptions.PermissionDenied: ("insufficient_rights", "Insufficient rights"),
+    exceptions.NotFound: ("not_found", "Not found"),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
+    exceptions.NotAcceptable: ("not_acceptable", "Not acceptable"),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
+    exceptions.Throttled: ("too_many_requests", "Too many requests"),
+    exceptions.ParseError: ("bad_request", "Malformed request body"),
+}
+
+
+def error_body(error_id: str, message: str, errors=None) -> dict:
+    body = {"id": error_id, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.error_id, exc.message, exc.errors), status=exc.status_code)
+
+    if isinstance(exc, Http404):
+        return Response(error_body("not_found", "Not found"), status=status.HTTP_404_NOT_FOUND)
+
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response(error_body("insufficient_rights", "Insufficient rights"), status=status.HTTP_403_FORBIDDEN)
+
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("payload_too_large", "Payload too large"), status=413)
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return Response(error_body("invalid_input", "Invalid input", errors), status=422)
+
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        for exc_class, (error_id, message) in _DRF_ERRORS.items():
+            if isinstance(exc, exc_class):
+                detail = exc.detail if isinstance(exc.detail, str) else None
+                return Response(error_body(error_id, message or detail or str(exc)), status=exc.status_code, headers=headers)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc)
+        return Response(error_body(exc.default_code, detail), status=exc.status_code, headers=headers)
+
+    return None

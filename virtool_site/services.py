@@ -1,0 +1,292 @@
+"""Site-wide services: permissions, API keys, jobs, processes."""
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from virtool_site.errors import InvalidInput, NotFound
+from virtool_site.models import PERMISSIONS, ApiKey, GroupPermissions, Job, Process, User
+
+logger = logging.getLogger(__name__)
+
+API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def secret_hash(secret: str) -> str:
+    """API keys and job keys are 256-bit random secrets, so one SHA-256 round suffices."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Permissions -------------------------------------------------------------------------------
+
+
+def user_permissions(user) -> dict[str, bool]:
+    """A user's global permissions: their own flags or'ed with those of their groups."""
+    if getattr(user, "is_superuser", False):
+        return {name: True for name in PERMISSIONS}
+    if not getattr(user, "is_authenticated", False) or getattr(user, "is_job", False):
+        return {name: False for name in PERMISSIONS}
+    permissions = user.permission_dict()
+    for group_permissions in GroupPermissions.objects.filter(group__user=user):
+        for name, value in group_permissions.permission_dict().items():
+            permissions[name] = permissions[name] or value
+    return permissions
+
+
+def user_has_permission(user, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission}")
+    return user_permissions(user)[permission]
+
+
+# API keys ----------------------------------------------------------------------------------
+
+
+def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key; the returned secret is never stored and cannot be shown again."""
+    secret = secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        user=user, name=name or "API key", prefix=secret[:8], key_hash=secret_hash(secret)
+    )
+    return api_key, secret
+
+
+def api_key_authenticate(*, secret: str, username: str | None = None) -> User | None:
+    """The active user a key belongs to, or None for an unknown, revoked or mismatched key."""
+    if not secret:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("user")
+        .filter(key_hash=secret_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not api_key.user.is_active:
+        return None
+    if username is not None and api_key.user.username != username:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key.user
+
+
+def api_key_revoke(*, user: User, key_id: str) -> None:
+    updated = ApiKey.objects.filter(id=key_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if not updated:
+        raise NotFound()
+
+
+# Jobs --------------------------------------------------------------------------------------
+
+
+def job_create(*, workflow: str, user: User | None, args: dict | None = None) -> tuple[Job, str]:
+    """Create a job and its key; the key is given to the runner and never stored."""
+    key = secrets.token_urlsafe(32)
+    job = Job.objects.create(workflow=workflow, user=user, args=args or {}, key_hash=secret_hash(key))
+    return job, key
+
+
+def job_authenticate(*, job_id: str, key: str) -> Job | None:
+    job = Job.objects.filter(id=job_id).first()
+    if job is None or not job.key_hash or job.finished:
+        return None
+    if not hmac.compare_digest(job.key_hash, secret_hash(key)):
+        return None
+    return job
+
+
+def job_update(*, job_id: str, state: str | None = None, progress: float | None = None, error=None) -> None:
+    fields = {"updated_at": timezone.now()}
+    if state is not None:
+        fields["state"] = state
+    if progress is not None:
+        fields["progress"] = max(0.0, min(1.0, progress))
+    if error is not None:
+        fields["error"] = error
+    Job.objects.filter(id=job_id).update(**fields)
+
+
+# Processes ---------------------------------------------------------------------------------
+# Progress is written outside the task's own transaction, so clients see it while work runs.
+
+
+def process_create(*, process_type: str, steps: list[str], user: User | None = None, context: dict | None = None) -> Process:
+    if not steps:
+        raise ValueError("a process needs at least one step")
+    return Process.objects.create(type=process_type, steps=steps, step=steps[0], user=user, context=context or {})
+
+
+def process_step(*, process_id: str, step: str, progress: float | None = None) -> None:
+    """Enter `step`; progress defaults to the share of steps already finished."""
+    process = Process.objects.filter(id=process_id).first()
+    if process is None:
+        return
+    if step not in process.steps:
+        raise ValueError(f"{step} is not a step of {process.type}")
+    if progress is None:
+        progress = process.steps.index(step) / len(process.steps)
+    Process.objects.filter(id=process_id).update(step=step, progress=progress, updated_at=timezone.now())
+
+
+def process_progress(*, process_id: str, step_fraction: float) -> None:
+    """Report progress within the current step (0 to 1) as overall progress."""
+    process = Process.objects.filter(id=process_id).first()
+    if process is None:
+        return
+    index = process.steps.index(process.step)
+    fraction = max(0.0, min(1.0, step_fraction))
+    progress = (index + fraction) / len(process.steps)
+    Process.objects.filter(id=process_id).update(progress=progress, updated_at=timezone.now())
+
+
+def process_complete(*, process_id: str) -> None:
+    Process.objects.filter(id=process_id).update(progress=1.0, complete=True, error=None, updated_at=timezone.now())
+
+
+def process_fail(*, process_id: str, error) -> None:
+    """Record an error (a message or a structured report) and end the process."""
+    if isinstance(error, BaseException):
+        error = {"type": type(error).__name__, "message": str(error)}
+    elif isinstance(error, str):
+        error = {"message": error}
+    Process.objects.filter(id=process_id).update(error=error, complete=True, updated_at=timezone.now())
+
+
+def process_restart(*, process_id: str) -> None:
+    """A redelivered task starts again from its first step; earlier errors are cleared."""
+    process = Process.objects.filter(id=process_id).first()
+    if process is None:
+        return
+    Process.objects.filter(id=process_id).update(
+        complete=False, error=None, progress=0.0, step=process.steps[0], updated_at=timezone.now()
+    )
+
+
+# Users -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str, administrator: bool = False, permissions: dict | None = None) -> User:
+    if User.objects.filter(username__iexact=username).exists():
+        raise InvalidInput("User already exists", errors={"handle": ["User already exists"]})
+    user = User(username=username, is_superuser=administrator, is_staff=administrator)
+    for name, value in (permissions or {}).items():
+        if name in PERMISSIONS:
+            setattr(user, name, bool(value))
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, data: dict) -> User:
+    from django.contrib.auth.models import Group
+
+    if "password" in data:
+        user.set_password(data["password"])
+    if "administrator" in data:
+        user.is_superuser = data["administrator"]
+        user.is_staff = data["administrator"] or user.is_staff
+    if "active" in data:
+        user.is_active = data["active"]
+    for name, value in (data.get("permissions") or {}).items():
+        if name in PERMISSIONS:
+            setattr(user, name, bool(value))
+    user.save()
+    if "groups" in data:
+        groups = list(Group.objects.filter(name__in=data["groups"]))
+        missing = set(data["groups"]) - {g.name for g in groups}
+        if missing:
+            raise InvalidInput(errors={"groups": [f"Group does not exist: {name}" for name in sorted(missing)]})
+        user.groups.set(groups)
+    return user
+
+
+@transaction.atomic
+def group_create(*, name: str):
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name__iexact=name).exists():
+        raise InvalidInput("Group already exists", errors={"name": ["Group already exists"]})
+    group = Group.objects.create(name=name)
+    GroupPermissions.objects.create(group=group)
+    return group
+
+
+@transaction.atomic
+def group_update_permissions(*, group, permissions: dict):
+    flags, _ = GroupPermissions.objects.get_or_create(group=group)
+    for name, value in permissions.items():
+        if name in PERMISSIONS:
+            setattr(flags, name, bool(value))
+    flags.save()
+    return group
+
+
+# Uploads -----------------------------------------------------------------------------------
+
+
+def upload_create(*, user: User, name: str, upload_type: str, uploaded_file) -> "Upload":
+    """Keep an uploaded file under DATA_DIR/uploads/{id}; the row and the file appear together."""
+    import shutil
+
+    from virtool_site.files import data_path, safe_file_name
+    from virtool_site.ids import random_id
+    from virtool_site.models import Upload
+
+    name = safe_file_name(name)
+    upload_id = f"{random_id()}-{name}"
+    destination = data_path("uploads", upload_id)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary_path = getattr(uploaded_file, "temporary_file_path", None)
+    if temporary_path:
+        shutil.move(temporary_path(), destination)
+    else:
+        with open(destination, "wb") as handle:
+            for chunk in uploaded_file.chunks():
+                handle.write(chunk)
+    try:
+        return Upload.objects.create(
+            id=upload_id, name=name, type=upload_type, size=destination.stat().st_size, user=user, ready=True
+        )
+    except Exception:
+        destination.unlink(missing_ok=True)
+        raise
+
+
+def upload_path(upload) -> "Path":
+    from virtool_site.files import data_path
+
+    return data_path("uploads", upload.id)
+
+
+def upload_remove(*, upload_id: str) -> None:
+    from virtool_site.models import Upload
+
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().filter(id=upload_id).first()
+        if upload is None:
+            raise NotFound()
+        path = upload_path(upload)
+        upload.delete()
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def job_cancel(*, job_id: str) -> Job:
+    from virtool_site.errors import Conflict
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(id=job_id).first()
+        if job is None:
+            raise NotFound()
+        if job.finished:
+            raise Conflict("Job is already finished")
+        job.state = Job.State.CANCELLED
+        job.updated_at = timezone.now()
+        job.save(update_fields=["state", "updated_at"])
+    return job

@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from virtool_site.services import process_complete, process_step
+
+
+@shared_task(name="virtool_site.process_touch")
+def process_touch(process_id: str) -> None:
+    """Walks a process through its steps; used to check that workers are alive."""
+    from virtool_site.models import Process
+
+    process = Process.objects.get(id=process_id)
+    for step in process.steps:
+        process_step(process_id=process_id, step=step)
+    process_complete(process_id=process_id)

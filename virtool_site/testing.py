@@ -1,0 +1,80 @@
+"""Test helpers importable from any app's tests (`from virtool_site.testing import wait_for`)."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from virtool_site.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CeleryWorkerProcess:
+    """A `celery -A virtool_site worker` subprocess serving this test's database and queue."""
+
+    def __init__(self, *, database_url: str, data_dir: Path, extra_env: dict | None = None, pool: str = "solo"):
+        self.queue = f"test-{uuid.uuid4().hex[:12]}"
+        self.hostname = f"{self.queue}@localhost"
+        self.log_path = data_dir / f"{self.queue}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(data_dir),
+            "REDIS_URL": django_settings.REDIS_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "PYTHONUNBUFFERED": "1",
+            **{k: str(v) for k, v in (extra_env or {}).items()},
+        }
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "virtool_site", "worker", "-P", pool, "-c", "1",
+             "-Q", self.queue, "-n", self.hostname, "--without-heartbeat", "--without-mingle",
+             "--without-gossip", "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log()}")
+            if celery_app.control.ping(destination=[self.hostname], timeout=0.5):
+                return
+        raise RuntimeError(f"celery worker did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self):
+        """SIGKILL, as when a machine dies: unacknowledged tasks go back to the queue."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message}")
