@@ -1,0 +1,57 @@
+"""Sample rights, which also guard every analysis of the sample.
+
+Read: administrator, owner, `all_read`, or `group_read` with the user in the sample's group.
+Write: the same with `all_write` / `group_write`. Changing the rights themselves (`group`,
+`group_read`, `group_write`, `all_read`, `all_write`) is for the owner and administrators.
+
+A sample that exists but may not be read or written answers 403 "Insufficient rights" (the
+analyses spec's rule, applied to the sample endpoints too); only a missing one is 404.
+Job runners have no sample rights: they reach their own analysis through the Job API only.
+"""
+
+from django.db.models import Q, QuerySet
+
+from analyses.models import Sample
+from virtool_site.errors import InsufficientRights
+
+READ = "read"
+WRITE = "write"
+
+
+def _is_user(user) -> bool:
+    return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
+
+
+def samples_readable(user) -> QuerySet[Sample]:
+    samples = Sample.objects.all()
+    if not _is_user(user):
+        return samples.none()
+    if user.is_superuser:
+        return samples
+    return samples.filter(
+        Q(user=user) | Q(all_read=True) | Q(group_read=True, group__in=user.groups.all())
+    )
+
+
+def sample_has_right(*, user, sample: Sample, right: str) -> bool:
+    if right not in (READ, WRITE):
+        raise ValueError(f"unknown sample right {right}")
+    if not _is_user(user):
+        return False
+    if user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk):
+        return True
+    if getattr(sample, f"all_{right}"):
+        return True
+    if sample.group_id is not None and getattr(sample, f"group_{right}"):
+        return user.groups.filter(pk=sample.group_id).exists()
+    return False
+
+
+def sample_rights_check(*, user, sample: Sample, right: str) -> None:
+    """Raise InsufficientRights (403) unless the user holds `right` on the sample."""
+    if not sample_has_right(user=user, sample=sample, right=right):
+        raise InsufficientRights()
+
+
+def sample_can_change_rights(*, user, sample: Sample) -> bool:
+    return _is_user(user) and (user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk))
