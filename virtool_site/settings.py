@@ -70,6 +70,9 @@ TEMPLATES = [
     },
 ]
 
+if not env.str("DATABASE_URL", default=""):
+    # The embedded default keeps its SQLite file in DATA_DIR, so that must exist.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'virtool.sqlite3'}"),
 }
