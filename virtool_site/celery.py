@@ -15,25 +15,31 @@ app = Celery("virtool_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+_tokens = {}
+
 
 @before_task_publish.connect
 def _attach_request_id(headers=None, **kwargs):
     from virtool_site.middleware import current_request_id
 
-    if headers is not None and "request_id" not in headers:
-        headers["request_id"] = current_request_id()
+    request_id = current_request_id()
+    if headers is not None and request_id and "request_id" not in headers:
+        headers["request_id"] = request_id
 
 
 @task_prerun.connect
-def _enter_request_id(task=None, **kwargs):
-    from virtool_site.middleware import set_request_id
+def _enter_request_id(task_id=None, task=None, **kwargs):
+    from virtool_site.middleware import _request_id, current_request_id
 
-    request_id = getattr(task.request, "request_id", None) if task else None
-    set_request_id(request_id or f"task-{task.request.id}" if task else None)
+    # Eager tasks run inside the request and keep its id; worker tasks get it from the headers.
+    request_id = getattr(task.request, "request_id", None) or current_request_id() or f"task-{task_id}"
+    _tokens[task_id] = _request_id.set(request_id)
 
 
 @task_postrun.connect
-def _leave_request_id(**kwargs):
-    from virtool_site.middleware import set_request_id
+def _leave_request_id(task_id=None, **kwargs):
+    from virtool_site.middleware import _request_id
 
-    set_request_id(None)
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        _request_id.reset(token)

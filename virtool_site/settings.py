@@ -170,6 +170,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 *
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="virtool")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through Django's LOGGING, so task lines carry the request id like web lines.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # External programs and services
 BOWTIE2_BUILD_PATH = env.str("BOWTIE2_BUILD_PATH", default="bowtie2-build")

@@ -1,6 +1,10 @@
+import logging
+
 from celery import shared_task
 
 from virtool_site.services import process_complete, process_step
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="virtool_site.process_touch")
@@ -12,3 +16,4 @@ def process_touch(process_id: str) -> None:
     for step in process.steps:
         process_step(process_id=process_id, step=step)
     process_complete(process_id=process_id)
+    logger.info("Process %s walked through %d steps", process_id, len(process.steps))
