@@ -36,6 +36,15 @@ def data_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached values never leak from one test into another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_in_process():
     """Tasks run eagerly unless a test starts a real worker."""
     previous = celery_app.conf.task_always_eager

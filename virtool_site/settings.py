@@ -130,7 +130,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": [],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "virtool_site.api.throttling.WriteRateThrottle",
+        "virtool_site.api.throttling.SearchRateThrottle",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "virtool_site.api.schema.VirtoolAutoSchema",
     "EXCEPTION_HANDLER": "virtool_site.api.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -149,6 +153,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {},
+}
+
+# Per-user rate limits (DRF throttles counted in the cache: Redis when REDIS_URL is set).
+THROTTLE_RATES = {
+    "write": env.str("THROTTLE_WRITE_RATE", default="600/minute"),
+    "search": env.str("THROTTLE_SEARCH_RATE", default="120/minute"),
 }
 
 # Pagination (Virtool conventions)
