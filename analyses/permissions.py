@@ -1,7 +1,7 @@
 """Sample rights, which also guard every analysis of the sample.
 
 Read: administrator, owner, `all_read`, or `group_read` with the user in the sample's group.
-Write: the same with `all_write` / `group_write`. Changing the rights themselves (`group`,
+Write: the same with `all_write` / `group_write`; whoever may write may also read. Changing the rights themselves (`group`,
 `group_read`, `group_write`, `all_read`, `all_write`) is for the owner and administrators.
 
 A sample that exists but may not be read or written answers 403 "Insufficient rights" (the
@@ -28,8 +28,13 @@ def samples_readable(user) -> QuerySet[Sample]:
         return samples.none()
     if user.is_superuser:
         return samples
+    groups = user.groups.all()
     return samples.filter(
-        Q(user=user) | Q(all_read=True) | Q(group_read=True, group__in=user.groups.all())
+        Q(user=user)
+        | Q(all_read=True)
+        | Q(all_write=True)
+        | Q(group_read=True, group__in=groups)
+        | Q(group_write=True, group__in=groups)
     )
 
 
@@ -40,9 +45,10 @@ def sample_has_right(*, user, sample: Sample, right: str) -> bool:
         return False
     if user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk):
         return True
-    if getattr(sample, f"all_{right}"):
+    rights = (READ, WRITE) if right == READ else (WRITE,)
+    if any(getattr(sample, f"all_{r}") for r in rights):
         return True
-    if sample.group_id is not None and getattr(sample, f"group_{right}"):
+    if sample.group_id is not None and any(getattr(sample, f"group_{r}") for r in rights):
         return user.groups.filter(pk=sample.group_id).exists()
     return False
 

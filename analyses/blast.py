@@ -1,0 +1,375 @@
+"""BLAST backends for NuVs contigs.
+
+- local (settings.BLAST_BACKEND = "local", the default): `blastn` from ncbi-blast+ against
+  settings.BLAST_DB, or, when that is empty, the database `manage.py build_blast_db` builds from
+  this service's reference sequences under DATA_DIR/blast/.
+- ncbi: NCBI's BLAST URL API (settings.NCBI_BLAST_URL): `CMD=Put` starts a search and answers
+  an RID and RTOE in a QBlastInfo block; `CMD=Get FORMAT_OBJECT=SearchInfo` answers
+  `Status=WAITING|READY|FAILED|UNKNOWN`; the result is fetched with `FORMAT_TYPE=JSON2` as a zip.
+
+Both produce BLAST JSON (`BlastOutput2`), parsed by `blast_result_parse` into hits
+`{accession, taxid, title, name, len, identity, evalue, align_len, score, bit_score, gaps}`.
+
+Tunables (optional settings): BLAST_POLL_INTERVAL (3 s), BLAST_POLL_INTERVAL_STEP (5 s),
+BLAST_TIMEOUT_SECONDS (3600), BLAST_MAX_HITS (10), BLAST_MAX_FAILURES (3),
+BLAST_RESULT_MAX_BYTES (256 MiB), BLAST_LOCAL_TIMEOUT_SECONDS (3600).
+"""
+
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+from virtool_site.files import data_path
+from virtool_site.ids import random_id
+
+logger = logging.getLogger(__name__)
+
+BLAST_DB_NAME = "references"
+BLAST_DB_POINTER = "CURRENT"
+NCBI_STATUSES = ("WAITING", "READY", "FAILED", "UNKNOWN")
+
+
+def blast_setting(name: str):
+    defaults = {
+        "BLAST_POLL_INTERVAL": 3,
+        "BLAST_POLL_INTERVAL_STEP": 5,
+        "BLAST_TIMEOUT_SECONDS": 3600,
+        "BLAST_MAX_HITS": 10,
+        "BLAST_MAX_FAILURES": 3,
+        "BLAST_RESULT_MAX_BYTES": 256 * 1024**2,
+        "BLAST_LOCAL_TIMEOUT_SECONDS": 3600,
+    }
+    return getattr(settings, name, defaults[name])
+
+
+class BlastError(Exception):
+    """A search that cannot succeed; the message is stored as the BLAST's `error`."""
+
+
+class BlastTransientError(BlastError):
+    """A failure worth another try (connection trouble, a 5xx or 429 from NCBI)."""
+
+
+# Results -----------------------------------------------------------------------------------
+
+
+def blast_hit_parse(hit: dict) -> dict:
+    description = (hit.get("description") or [{}])[0]
+    hsp = (hit.get("hsps") or [{}])[0]
+    return {
+        "accession": description.get("accession", ""),
+        "taxid": description.get("taxid"),
+        "title": description.get("title", ""),
+        "name": description.get("sciname") or "No name",
+        "len": hit.get("len"),
+        "identity": hsp.get("identity"),
+        "evalue": hsp.get("evalue"),
+        "align_len": hsp.get("align_len"),
+        "score": hsp.get("score"),
+        "bit_score": hsp.get("bit_score"),
+        "gaps": hsp.get("gaps", 0),
+    }
+
+
+def blast_result_parse(document: dict) -> dict:
+    """`{program, version, target, hits}` from a BLAST JSON (`BlastOutput2`) document."""
+    try:
+        outputs = document["BlastOutput2"]
+        if isinstance(outputs, dict):
+            outputs = [outputs]
+        if len(outputs) != 1:
+            raise BlastError(f"Unexpected BLAST result count {len(outputs)}")
+        report = outputs[0]["report"]
+        results = report["results"]
+        search = results["search"] if "search" in results else results["iterations"][0]["search"]
+        hits = [blast_hit_parse(hit) for hit in search.get("hits") or []]
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        raise BlastError(f"Unreadable BLAST result: {error!r}") from error
+    return {
+        "program": report.get("program"),
+        "version": report.get("version"),
+        "target": report.get("search_target"),
+        "hits": hits,
+    }
+
+
+# Local backend -----------------------------------------------------------------------------
+
+
+def blast_db_dir() -> Path:
+    return data_path("blast")
+
+
+def blast_db_current() -> str | None:
+    """The database blastn should search: settings.BLAST_DB, else the one built here."""
+    if settings.BLAST_DB:
+        return settings.BLAST_DB
+    pointer = blast_db_dir() / BLAST_DB_POINTER
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not name:
+        return None
+    return str(data_path("blast", name, BLAST_DB_NAME))
+
+
+def local_rid() -> str:
+    return f"local-{random_id()}"
+
+
+def local_search(sequence: str) -> dict:
+    """Run blastn on one contig; returns the parsed result."""
+    database = blast_db_current()
+    if not database:
+        raise BlastError("No BLAST database: set BLAST_DB or run `manage.py build_blast_db`")
+    with tempfile.TemporaryDirectory(prefix="blast-") as work:
+        query = Path(work) / "query.fa"
+        output = Path(work) / "result.json"
+        query.write_text(f">query\n{sequence}\n")
+        command = [
+            settings.BLASTN_PATH,
+            "-task", "megablast",
+            "-db", database,
+            "-query", str(query),
+            "-outfmt", "15",
+            "-max_target_seqs", str(blast_setting("BLAST_MAX_HITS")),
+            "-num_threads", "1",
+            "-out", str(output),
+        ]
+        try:
+            completed = subprocess.run(
+                command, capture_output=True, text=True, timeout=blast_setting("BLAST_LOCAL_TIMEOUT_SECONDS")
+            )
+        except FileNotFoundError as error:
+            raise BlastError(f"blastn not found at {settings.BLASTN_PATH}") from error
+        except subprocess.TimeoutExpired as error:
+            raise BlastError("blastn timed out") from error
+        if completed.returncode != 0:
+            raise BlastError(f"blastn failed ({completed.returncode}): {completed.stderr.strip()[-2000:]}")
+        try:
+            document = json.loads(output.read_text())
+        except (OSError, ValueError) as error:
+            raise BlastError(f"blastn wrote no readable result: {error}") from error
+    result = blast_result_parse(document)
+    local_hits_describe(result["hits"])
+    result["database"] = os.path.basename(database)
+    return result
+
+
+def local_hits_describe(hits: list[dict]) -> None:
+    """Hits on this service's own database name its sequence ids: show the sequence's accession,
+    definition, OTU name and taxid instead."""
+    from refs.models import Sequence
+
+    ids = {hit["accession"] for hit in hits if hit["accession"]}
+    sequences = {
+        s.id: s for s in Sequence.objects.filter(id__in=ids).select_related("otu").only(
+            "id", "accession", "definition", "otu__name", "otu__taxid"
+        )
+    }
+    for hit in hits:
+        sequence = sequences.get(hit["accession"])
+        if sequence is None:
+            continue
+        hit["accession"] = sequence.accession
+        hit["title"] = sequence.definition or hit["title"]
+        hit["name"] = sequence.otu.name
+        hit["taxid"] = sequence.otu.taxid if sequence.otu.taxid is not None else hit["taxid"]
+
+
+def _fasta_text(value: str) -> str:
+    return " ".join((value or "").split())
+
+
+def blast_db_build(*, reference_ids: list[str] | None = None) -> dict:
+    """Build a nucleotide BLAST database of the reference sequences with makeblastdb.
+
+    It is built in a new directory and switched to by replacing a pointer file, so searches
+    running meanwhile keep their database. Returns `{path, sequences}`.
+    """
+    from refs.models import Sequence
+
+    from virtool_site.errors import BadRequest
+
+    sequences = Sequence.objects.filter(otu__reference__deleted=False).exclude(sequence="")
+    if reference_ids:
+        sequences = sequences.filter(otu__reference_id__in=reference_ids)
+    root = blast_db_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"db-{random_id()}"
+    build = root / name
+    build.mkdir()
+    fasta, taxid_map = build / "references.fa", build / "taxids.txt"
+    count = taxids = 0
+    try:
+        with open(fasta, "w") as fasta_out, open(taxid_map, "w") as taxid_out:
+            rows = sequences.values_list("id", "accession", "definition", "sequence", "otu__taxid").order_by("id")
+            for sequence_id, accession, definition, sequence, taxid in rows.iterator(chunk_size=2000):
+                residues = "".join(sequence.split())
+                if not residues:
+                    continue
+                fasta_out.write(f">lcl|{sequence_id} {_fasta_text(accession)} {_fasta_text(definition)}\n{residues}\n")
+                count += 1
+                if taxid is not None:
+                    taxid_out.write(f"lcl|{sequence_id} {taxid}\n")
+                    taxids += 1
+        if not count:
+            raise BadRequest("There are no reference sequences to build a BLAST database from")
+        command = [
+            settings.MAKEBLASTDB_PATH, "-in", str(fasta), "-dbtype", "nucl", "-parse_seqids",
+            "-out", str(build / BLAST_DB_NAME), "-title", "virtool_site reference sequences",
+        ]
+        if taxids:
+            command += ["-taxid_map", str(taxid_map)]
+        try:
+            completed = subprocess.run(command, capture_output=True, text=True)
+        except FileNotFoundError as error:
+            raise BlastError(f"makeblastdb not found at {settings.MAKEBLASTDB_PATH}") from error
+        if completed.returncode != 0:
+            raise BlastError(f"makeblastdb failed ({completed.returncode}): {completed.stderr.strip()[-2000:]}")
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    fasta.unlink()
+    taxid_map.unlink()
+    previous = None
+    pointer = root / BLAST_DB_POINTER
+    if pointer.exists():
+        previous = pointer.read_text().strip()
+    staged = root / f".{BLAST_DB_POINTER}.{name}"
+    staged.write_text(name)
+    os.replace(staged, pointer)
+    # Keep the previous database for searches that started on it; drop older ones.
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.name.startswith("db-") and entry.name not in (name, previous):
+            shutil.rmtree(entry, ignore_errors=True)
+    return {"path": str(build / BLAST_DB_NAME), "sequences": count}
+
+
+# NCBI backend ------------------------------------------------------------------------------
+
+_QBLAST_INFO = re.compile(r"QBlastInfoBegin(.*?)QBlastInfoEnd", re.S)
+
+
+def qblast_info(text: str) -> dict[str, str]:
+    """The `key = value` pairs of every QBlastInfo block in an NCBI response."""
+    info = {}
+    for block in _QBLAST_INFO.findall(text):
+        for line in block.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                info[key.strip()] = value.strip()
+    return info
+
+
+def _ncbi_request(method: str, *, params=None, data=None, stream=False) -> requests.Response:
+    try:
+        response = requests.request(
+            method,
+            settings.NCBI_BLAST_URL,
+            params=params,
+            data=data,
+            timeout=settings.HTTP_TIMEOUT_SECONDS,
+            stream=stream,
+            headers={"User-Agent": "virtool_site"},
+        )
+    except requests.RequestException as error:
+        raise BlastTransientError(f"NCBI request failed: {error}") from error
+    if response.status_code == 429 or response.status_code >= 500:
+        raise BlastTransientError(f"NCBI answered {response.status_code}")
+    if response.status_code != 200:
+        raise BlastError(f"NCBI answered {response.status_code}: {response.text[:500]}")
+    return response
+
+
+def ncbi_put(sequence: str) -> tuple[str, int]:
+    """Start a search; returns (RID, RTOE in seconds)."""
+    response = _ncbi_request(
+        "POST",
+        data={
+            "CMD": "Put",
+            "PROGRAM": "blastn",
+            "MEGABLAST": "on",
+            "DATABASE": "nt",
+            "HITLIST_SIZE": blast_setting("BLAST_MAX_HITS"),
+            "FILTER": "mL",
+            "FORMAT_TYPE": "JSON2",
+            "TOOL": "virtool_site",
+            "QUERY": sequence,
+        },
+    )
+    info = qblast_info(response.text)
+    rid = info.get("RID")
+    if not rid or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", rid):
+        raise BlastError("NCBI did not accept the BLAST search")
+    try:
+        rtoe = max(0, int(info.get("RTOE", "0")))
+    except ValueError:
+        rtoe = 0
+    return rid, rtoe
+
+
+def ncbi_status(rid: str) -> tuple[str, bool | None]:
+    """(Status, ThereAreHits) of a search; ThereAreHits is None when NCBI does not say."""
+    response = _ncbi_request("GET", params={"CMD": "Get", "FORMAT_OBJECT": "SearchInfo", "RID": rid})
+    info = qblast_info(response.text)
+    status = info.get("Status", "").upper()
+    if status not in NCBI_STATUSES:
+        raise BlastError(f"Unexpected NCBI BLAST status {status or 'missing'}")
+    there_are_hits = info.get("ThereAreHits")
+    return status, (None if there_are_hits is None else there_are_hits.lower() == "yes")
+
+
+def _read_bounded(response: requests.Response, limit: int) -> bytes:
+    buffer = io.BytesIO()
+    for chunk in response.iter_content(64 * 1024):
+        buffer.write(chunk)
+        if buffer.tell() > limit:
+            raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
+    return buffer.getvalue()
+
+
+def blast_zip_extract(data: bytes, rid: str, *, limit: int) -> dict:
+    """The BLAST JSON inside NCBI's JSON2 zip: `{RID}.json` lists the files, usually just
+    `{RID}_1.json`."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            wanted = f"{rid}_1.json"
+            if wanted not in names:
+                candidates = [n for n in names if n.endswith(".json") and n != f"{rid}.json"]
+                if not candidates:
+                    raise BlastError("NCBI BLAST result archive holds no result")
+                wanted = candidates[0]
+            if archive.getinfo(wanted).file_size > limit:
+                raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
+            with archive.open(wanted) as handle:
+                content = handle.read(limit + 1)
+            if len(content) > limit:
+                raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
+            return json.loads(content)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as error:
+        raise BlastError(f"NCBI returned an unreadable BLAST result: {error}") from error
+
+
+def ncbi_result(rid: str) -> dict:
+    limit = blast_setting("BLAST_RESULT_MAX_BYTES")
+    response = _ncbi_request(
+        "GET", params={"CMD": "Get", "RID": rid, "FORMAT_TYPE": "JSON2", "FORMAT_OBJECT": "Alignment"}, stream=True
+    )
+    with response:
+        data = _read_bounded(response, limit)
+    result = blast_result_parse(blast_zip_extract(data, rid, limit=limit))
+    result["database"] = "nt"
+    return result

@@ -1,0 +1,149 @@
+import random
+
+import factory
+
+from analyses.models import Analysis, NuVsBlast, Sample, Workflow
+from indexes.models import Index
+from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from virtool_site.tests.factories import UserFactory
+
+
+def random_nucleotides(length: int, seed: int | None = None) -> str:
+    generator = random.Random(seed)
+    return "".join(generator.choice("ACGT") for _ in range(length))
+
+
+class ReferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reference
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Plant viruses {n}")
+    user = factory.SubFactory(UserFactory)
+    public = False
+
+    @factory.post_generation
+    def owner_rights(reference, create, extracted, **kwargs):
+        if create and reference.user is not None:
+            ReferenceUser.objects.create(
+                reference=reference, user=reference.user, build=True, modify=True, modify_otu=True, remove=True
+            )
+
+
+class OTUFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OTU
+
+    reference = factory.SubFactory(ReferenceFactory)
+    name = factory.Sequence(lambda n: f"Virus {n}")
+    abbreviation = factory.Sequence(lambda n: f"V{n}")
+    version = 0
+    verified = True
+
+
+class IsolateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Isolate
+
+    otu = factory.SubFactory(OTUFactory)
+    isolate_id = factory.Sequence(lambda n: f"iso{n:05d}")
+    position = 0
+    source_type = "isolate"
+    source_name = factory.Sequence(lambda n: f"A{n}")
+    default = True
+
+
+class SequenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sequence
+
+    isolate = factory.SubFactory(IsolateFactory)
+    otu = factory.SelfAttribute("isolate.otu")
+    position = 0
+    accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
+    definition = factory.Sequence(lambda n: f"Virus segment {n}, complete sequence")
+    host = "Nicotiana tabacum"
+    sequence = factory.Sequence(lambda n: random_nucleotides(1200, seed=n))
+
+
+class IndexFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Index
+
+    reference = factory.SubFactory(ReferenceFactory)
+    version = factory.Sequence(lambda n: n)
+    ready = True
+
+
+class SampleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sample
+
+    name = factory.Sequence(lambda n: f"Sample {n}")
+    host = "Vitis vinifera"
+    user = factory.SubFactory(UserFactory)
+    all_read = False
+    all_write = False
+    group_read = False
+    group_write = False
+
+
+class AnalysisFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Analysis
+
+    sample = factory.SubFactory(SampleFactory)
+    workflow = Workflow.PATHOSCOPE_BOWTIE
+    user = factory.SelfAttribute("sample.user")
+    reference_id = "reffffff"
+    reference_name = "Plant viruses"
+    index_id = "indexxxx"
+    index_version = 0
+    ready = False
+
+
+class NuVsBlastFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NuVsBlast
+
+    analysis = factory.SubFactory(AnalysisFactory, workflow=Workflow.NUVS, ready=True)
+    sequence_index = 0
+    backend = "local"
+
+
+def pathoscope_hit(sequence: Sequence, *, pi=0.5, reads=100, coverage=0.8, depth=12.5, align=None, version=None) -> dict:
+    return {
+        "id": sequence.id,
+        "otu": {"id": sequence.otu_id, "version": sequence.otu.version if version is None else version},
+        "final": {"pi": pi, "best": 0.4, "high": 0.3, "low": 0.1, "reads": reads},
+        "initial": {"pi": pi / 2, "best": 0.2, "high": 0.2, "low": 0.05, "reads": reads // 2},
+        "align": align,
+        "coverage": coverage,
+        "depth": depth,
+    }
+
+
+def pathoscope_results(hits: list[dict]) -> dict:
+    return {"read_count": 23953, "subtracted_count": 112, "hits": hits}
+
+
+def nuvs_results(sequences: list[str]) -> dict:
+    return {
+        "hits": [
+            {
+                "index": index,
+                "sequence": sequence,
+                "orfs": [
+                    {
+                        "index": 0,
+                        "pro": "MSTV",
+                        "frame": 1,
+                        "strand": 1,
+                        "pos": [0, 12],
+                        "hits": [{"hit": "hmm1", "full_e": 1e-20, "cluster": 2}],
+                    }
+                ],
+            }
+            for index, sequence in enumerate(sequences)
+        ]
+    }
