@@ -1,0 +1,247 @@
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from history.api.serializers import ChangeSerializer
+from indexes import selectors, services
+from indexes.api import serializers as s
+from indexes.models import Index, IndexFile
+from refs.permissions import reference_get_visible, references_visible
+from virtool_site.api.mixins import BoundedUploadMixin
+from virtool_site.api.pagination import query_validate
+from virtool_site.api.permissions import IsJob
+from virtool_site.api.schema import errors, responses
+from virtool_site.api.views import PagedListView
+from virtool_site.errors import BadRequest, NotFound
+
+TAGS = ["indexes"]
+
+
+def _page_serializer(name: str, document_serializer, *, stats: bool) -> type[serializers.Serializer]:
+    """The page envelope with its documents (and, for index lists, the unbuilt figures)."""
+    fields = {
+        "documents": document_serializer(many=True),
+        "total_count": serializers.IntegerField(),
+        "found_count": serializers.IntegerField(),
+        "page_count": serializers.IntegerField(),
+        "per_page": serializers.IntegerField(),
+        "page": serializers.IntegerField(),
+    }
+    if stats:
+        fields.update(
+            {
+                "change_count": serializers.IntegerField(help_text="Unbuilt changes."),
+                "modified_otu_count": serializers.IntegerField(help_text="OTUs with unbuilt changes."),
+                "modified_kind_count": serializers.IntegerField(help_text="Older name of modified_otu_count."),
+                "total_otu_count": serializers.IntegerField(),
+            }
+        )
+    return type(name, (serializers.Serializer,), fields)
+
+
+IndexPageSerializer = _page_serializer("IndexPage", s.IndexListSerializer, stats=True)
+IndexChangePageSerializer = _page_serializer("IndexChangePage", ChangeSerializer, stats=False)
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number of results to return (from 1)"),
+    OpenApiParameter("per_page", int, description="Number of documents to return per page"),
+]
+
+
+def _detail(index: Index) -> Index:
+    index = Index.objects.select_related("reference", "user", "job").get(id=index.id)
+    return selectors.index_detail(index)
+
+
+class IndexesView(PagedListView):
+    """Indexes of the references the user may see, newest first, with the unbuilt figures."""
+
+    serializer_class = s.IndexListSerializer
+
+    def get_total_count(self):
+        return selectors.indexes_visible(self.request.user).count()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ready", bool, description="Only ready (true) or unready (false) indexes"),
+            *PAGE_PARAMETERS,
+        ],
+        operation_id="indexes_list",
+        responses=responses({200: IndexPageSerializer}, 422),
+        tags=TAGS,
+    )
+    def get(self, request):
+        params = query_validate(s.IndexListQuerySerializer, request)
+        queryset = selectors.indexes_visible(request.user)
+        if params.get("ready") is not None:
+            queryset = queryset.filter(ready=params["ready"])
+        response = self.list_response(selectors.index_list_queryset(queryset))
+        response.data.update(
+            selectors.unbuilt_stats(reference_ids=references_visible(request.user).values("id"))
+        )
+        return response
+
+
+class ReferenceIndexesView(PagedListView):
+    """GET: the indexes of a reference (spec/refs.md Find Indexes). POST: start a build."""
+
+    serializer_class = s.IndexListSerializer
+
+    @extend_schema(
+        operation_id="refs_indexes_list",
+        parameters=PAGE_PARAMETERS,
+        responses=responses({200: IndexPageSerializer}, 404, 422),
+        tags=TAGS,
+    )
+    def get(self, request, ref_id):
+        reference = reference_get_visible(user=request.user, reference_id=ref_id)
+        response = self.list_response(selectors.index_list_queryset(Index.objects.filter(reference=reference)))
+        response.data.update(selectors.unbuilt_stats(reference_ids=[reference.id]))
+        return response
+
+    @extend_schema(
+        operation_id="refs_indexes_create",
+        parameters=[
+            OpenApiParameter(
+                "runner",
+                str,
+                enum=list(services.RUNNERS),
+                description="Who builds the index; may also be given in the body. See the body's `runner`.",
+            )
+        ],
+        request=s.IndexCreateSerializer,
+        responses=responses({201: s.IndexCreatedSerializer}, 400, 403, 404, 409, 422),
+        tags=TAGS,
+    )
+    def post(self, request, ref_id):
+        if "runner" in request.query_params:
+            runner = query_validate(s.IndexCreateSerializer, request)["runner"]
+        else:
+            body = s.IndexCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
+            body.is_valid(raise_exception=True)
+            runner = body.validated_data["runner"]
+        index, key = services.index_create(user=request.user, reference_id=ref_id, runner=runner)
+        index = _detail(index)
+        if index.job is not None:
+            index.job.key = key
+        return Response(
+            s.IndexCreatedSerializer(index).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/indexes/{index.id}"},
+        )
+
+
+class IndexView(APIView):
+    """GET: users who see the reference, and the index's own job runner. PATCH: Job API finalize."""
+
+    allow_jobs = True
+
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [IsJob()]
+        return super().get_permissions()
+
+    @extend_schema(responses=responses({200: s.IndexDetailSerializer}, 403, 404), tags=TAGS)
+    def get(self, request, index_id):
+        index = selectors.index_for_request(user=request.user, index_id=index_id)
+        return Response(s.IndexDetailSerializer(_detail(index)).data)
+
+    @extend_schema(
+        summary="Finalize an index (Job API)",
+        description="Marks an index whose files were all uploaded as ready. Only the index's "
+        "job runner or an administrator.",
+        request=None,
+        responses=responses({200: s.IndexDetailSerializer}, 403, 404, 409),
+        tags=TAGS,
+    )
+    def patch(self, request, index_id):
+        index = services.index_finalize(index_id=index_id, user=request.user)
+        return Response(s.IndexDetailSerializer(_detail(index)).data)
+
+
+class IndexFilesView(BoundedUploadMixin, APIView):
+    """Job API: a runner uploads the files it built (multipart, field `file`)."""
+
+    permission_classes = [IsJob]
+
+    @extend_schema(
+        summary="Upload an index file (Job API)",
+        parameters=[
+            OpenApiParameter(
+                "name",
+                str,
+                required=True,
+                enum=list(selectors.INDEX_FILE_TYPES),
+                description="Name of the index file (reference.4.bt4 as in Virtool's docs, or reference.4.bt2).",
+            )
+        ],
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        responses=responses({201: s.IndexFileUploadedSerializer}, 400, 403, 404, 409, 413, 422),
+        tags=TAGS,
+    )
+    def post(self, request, index_id):
+        name = query_validate(s.IndexFileUploadQuerySerializer, request)["name"]
+        if name not in selectors.INDEX_FILE_TYPES:
+            raise BadRequest("Unsupported index file name")
+        # Refuse before the body is read: a wrong job or index costs no upload.
+        selectors.index_for_job_api(user=request.user, index_id=index_id)
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            raise BadRequest("Multipart field 'file' is required")
+        index_file = services.index_file_upload(
+            user=request.user, index_id=index_id, name=name, uploaded_file=uploaded
+        )
+        return Response(
+            s.IndexFileUploadedSerializer(index_file).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": s.download_url(index_id, name)},
+        )
+
+
+class IndexFileView(APIView):
+    """Download an index file, streamed from disk."""
+
+    allow_jobs = True
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(bytes, description="The file"),
+            **errors(403, 404),
+        },
+        tags=TAGS,
+    )
+    def get(self, request, index_id, name):
+        index = selectors.index_for_request(user=request.user, index_id=index_id)
+        index_file = IndexFile.objects.filter(index=index, name=name).first()
+        if index_file is None:
+            raise NotFound()
+        path = selectors.index_file_path(index, index_file.name)
+        if not path.is_file():
+            raise NotFound("Index file not found at expected location")
+        response = FileResponse(open(path, "rb"), as_attachment=True, filename=index_file.name)
+        response["Content-Type"] = "application/octet-stream"
+        return response
+
+
+class IndexHistoryView(PagedListView):
+    """The changes built into an index, by OTU name (documents as in the history lists)."""
+
+    serializer_class = ChangeSerializer
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        operation_id="indexes_history_list",
+        responses=responses({200: IndexChangePageSerializer}, 404, 422),
+        tags=TAGS,
+    )
+    def get(self, request, index_id):
+        index = selectors.index_for_request(user=request.user, index_id=index_id)
+        return self.list_response(selectors.index_changes(index))

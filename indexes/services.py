@@ -1,0 +1,397 @@
+"""Index builds: create (manifest, version, tagging unbuilt changes), build the files,
+finalize, fail; and the Job API's file upload.
+
+A build is either run by the Celery task `indexes.build_index` or by an external runner that
+authenticates with the job's key and uploads the files through the Job API. Both finalize
+through `index_finalize`, so the same rules apply to both.
+"""
+
+import gzip
+import hashlib
+import logging
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from history.models import Change
+from indexes.models import Index, IndexFile
+from indexes.selectors import (
+    BOWTIE2_FILE_NAMES,
+    INDEX_FILE_TYPES,
+    consistent_read,
+    dead_builds,
+    index_directory,
+    index_file_path,
+    index_for_job_api,
+    index_missing_files,
+    manifest_default_sequences,
+    manifest_documents,
+    unfinished_build_exists,
+)
+from indexes.signals import index_ready
+from refs.models import OTU, Reference
+from refs.permissions import reference_get_visible, reference_rights_check
+from refs.reference_files import reference_file_chunks
+from virtool_site.errors import BadRequest, Conflict
+from virtool_site.models import Job
+from virtool_site.services import job_create, job_update
+
+logger = logging.getLogger(__name__)
+
+RUNNER_CELERY = "celery"
+RUNNER_EXTERNAL = "external"
+RUNNERS = (RUNNER_CELERY, RUNNER_EXTERNAL)
+WORKFLOW = "build_index"
+
+#: gzip levels of the written files. Both are written while bowtie2-build runs and share the
+#: machine with it: level 6 costs about ten times the CPU of level 1 (2.7 s against 0.2 s for
+#: the JSON of the real plant-virus reference) for files 15-35 % smaller. Level 3 for the JSON
+#: (+20 % size, a fifth of level 6's CPU), level 1 for the FASTA (+16 %, a tenth).
+JSON_GZIP_LEVEL = 3
+FASTA_GZIP_LEVEL = 1
+#: Characters of bowtie2-build's stderr kept in the job error.
+STDERR_TAIL = 4000
+TAG_BATCH_SIZE = 5000
+
+
+class IndexBuildError(Exception):
+    def __init__(self, message: str, *, details: dict | None = None):
+        super().__init__(message)
+        self.details = details or {}
+
+
+# Create ------------------------------------------------------------------------------------
+
+
+def index_create(*, user, reference_id: str, runner: str = RUNNER_CELERY) -> tuple[Index, str | None]:
+    """Start a build of the reference's unbuilt changes.
+
+    One transaction: the manifest (every OTU at its current version), the index, its job, and
+    the unbuilt changes tagged with the index. Returns the index and, for an external runner,
+    the job key (shown once); the Celery task is queued after commit.
+    """
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner}")
+    with transaction.atomic():
+        reference = reference_get_visible(user=user, reference_id=reference_id)
+        reference_rights_check(user=user, reference=reference, right="build")
+        # Builds of one reference are serialized on its row.
+        reference = Reference.objects.select_for_update().get(id=reference.id)
+        for dead in dead_builds(reference.id):
+            _index_delete(dead)
+        if unfinished_build_exists(reference.id):
+            raise Conflict("Index build already in progress")
+        # Locking the OTU rows makes the manifest and the tagged changes agree: an edit in
+        # flight commits first (and is included) or waits until the build is created.
+        otus = list(OTU.objects.select_for_update().filter(reference=reference).values_list("id", "version", "verified"))
+        if any(not verified for _, _, verified in otus):
+            raise BadRequest("There are unverified OTUs")
+        if not Change.objects.filter(reference_id=reference.id, index__isnull=True).exists():
+            raise BadRequest("There are no unbuilt changes")
+        manifest = {otu_id: version for otu_id, version, _ in otus}
+        version = Index.objects.filter(reference=reference, ready=True).count()
+        index = Index(reference=reference, version=version, user=user, manifest=manifest, ready=False)
+        job, key = job_create(
+            workflow=WORKFLOW,
+            user=user,
+            args={"index_id": index.id, "index_version": version, "ref_id": reference.id, "runner": runner},
+        )
+        index.job = job
+        index.save(force_insert=True)
+        if not _unbuilt_changes_tag(index=index, manifest=manifest):
+            # Only changes of OTUs created after the manifest was read: nothing to build yet.
+            raise BadRequest("There are no unbuilt changes")
+        if runner == RUNNER_CELERY:
+            from indexes.tasks import build_index
+
+            index_id = index.id
+            transaction.on_commit(lambda: build_index.delay(index_id))
+    return index, (key if runner == RUNNER_EXTERNAL else None)
+
+
+def _unbuilt_changes_tag(*, index: Index, manifest: dict[str, int]) -> int:
+    """Tag the unbuilt changes the manifest covers.
+
+    A change of a manifest OTU is covered up to the OTU's manifest version. A change of an OTU
+    not in the manifest is covered when the OTU is gone (it was removed); an OTU created by a
+    transaction that committed after the manifest was read keeps its change unbuilt.
+    """
+    covered: list[str] = []
+    absent: list[tuple[str, str]] = []
+    unbuilt = Change.objects.filter(reference_id=index.reference_id, index__isnull=True).values_list(
+        "id", "otu_id", "otu_version"
+    )
+    for change_id, otu_id, otu_version in unbuilt.iterator(chunk_size=TAG_BATCH_SIZE):
+        if otu_id in manifest:
+            if otu_version <= manifest[otu_id]:
+                covered.append(change_id)
+        else:
+            absent.append((change_id, otu_id))
+    if absent:
+        existing = set(OTU.objects.filter(id__in={otu_id for _, otu_id in absent}).values_list("id", flat=True))
+        covered.extend(change_id for change_id, otu_id in absent if otu_id not in existing)
+    for start in range(0, len(covered), TAG_BATCH_SIZE):
+        Change.objects.filter(id__in=covered[start : start + TAG_BATCH_SIZE]).update(index=index)
+    return len(covered)
+
+
+# Build (the Celery runner) -----------------------------------------------------------------
+
+
+def index_build(*, index_id: str) -> None:
+    """Write the index files and finalize; on any error remove the index and keep the error.
+
+    Safe to run again: a ready index is left alone, an unfinished one is built from scratch.
+    """
+    with _build_lock(index_id) as acquired:
+        if not acquired:
+            # A redelivered copy of a build that is still running elsewhere: leave it be.
+            logger.warning("index %s is being built by another worker", index_id)
+            return
+        index = Index.objects.select_related("reference", "job").filter(id=index_id).first()
+        if index is None or index.ready:
+            return
+        if index.job is not None and index.job.finished:
+            if index.job.state != Job.State.COMPLETE:
+                # Cancelled (or failed without cleaning up): nothing will finish this index.
+                index_fail(index_id=index.id, error=None)
+            return
+        if index.job_id:
+            job_update(job_id=index.job_id, state=Job.State.RUNNING, progress=0.0)
+        try:
+            files = index_files_write(index)
+            _index_finalize(index_id=index.id, files=files, user=None)
+        except Exception as error:  # noqa: BLE001 - every failure removes the build
+            logger.exception("index build %s failed", index_id)
+            index_fail(index_id=index_id, error=error)
+
+
+@contextmanager
+def _build_lock(index_id: str):
+    """A PostgreSQL session advisory lock on the build, so two deliveries never write the
+    same directory at once (a build can outlast the broker's visibility timeout). It goes with
+    the connection if the worker dies. Other databases run one worker: no lock needed."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"index_build:{index_id}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def index_files_write(index: Index) -> list[tuple[str, str, int]]:
+    """Write reference.fa.gz, reference.json.gz and the bowtie2 files; returns (name, type, size).
+
+    The plain FASTA is written first and bowtie2-build starts on it at once; the gzipped FASTA
+    and the reference JSON are written while it runs, so the build costs little more than
+    bowtie2-build itself. Every file is streamed: memory does not grow with the reference.
+    """
+    directory = index_directory(index)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    fasta_path = directory / "reference.fa"
+    log_path = directory / "bowtie2-build.log"
+    started = time.monotonic()
+
+    with consistent_read(), open(fasta_path, "w", buffering=1 << 20) as handle:
+        for sequence_id, sequence in manifest_default_sequences(index):
+            handle.write(f">{sequence_id}\n{sequence}\n")
+    _job_progress(index, 0.1)
+    fasta_written = time.monotonic()
+
+    command = [
+        settings.BOWTIE2_BUILD_PATH,
+        "--threads",
+        str(settings.BOWTIE2_BUILD_THREADS),
+        "-q",
+        "-f",
+        str(fasta_path),
+        str(directory / "reference"),
+    ]
+    with open(log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, cwd=directory)
+        except OSError as error:
+            raise IndexBuildError(f"Could not run bowtie2-build: {error}", details={"command": command}) from error
+        try:
+            gzip_copy(fasta_path, directory / "reference.fa.gz", level=FASTA_GZIP_LEVEL)
+            reference_json_write(index, directory / "reference.json.gz")
+            _job_progress(index, 0.4)
+            side_files_written = time.monotonic()
+            returncode = process.wait()
+            bowtie2_done = time.monotonic()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    if returncode != 0:
+        stderr = log_path.read_bytes()[-STDERR_TAIL:].decode("utf-8", errors="replace")
+        raise IndexBuildError(
+            f"bowtie2-build failed with exit status {returncode}", details={"returncode": returncode, "stderr": stderr}
+        )
+    fasta_path.unlink()
+    log_path.unlink()
+    _job_progress(index, 0.9)
+    logger.info(
+        "index %s: FASTA %.2fs; bowtie2-build %.2fs, during which reference.fa.gz and "
+        "reference.json.gz took %.2fs",
+        index.id,
+        fasta_written - started,
+        bowtie2_done - fasta_written,
+        side_files_written - fasta_written,
+    )
+
+    files = [("reference.json.gz", IndexFile.Type.JSON), ("reference.fa.gz", IndexFile.Type.FASTA)]
+    files += [(name, IndexFile.Type.BOWTIE2) for name in BOWTIE2_FILE_NAMES]
+    written = []
+    for name, file_type in files:
+        path = directory / name
+        if not path.exists():
+            raise IndexBuildError(f"bowtie2-build did not write {name}")
+        written.append((name, str(file_type), path.stat().st_size))
+    return written
+
+
+def reference_json_write(index: Index, path: Path, *, level: int = JSON_GZIP_LEVEL) -> None:
+    """reference.json.gz of the manifest state, streamed OTU by OTU."""
+    reference = index.reference
+    with consistent_read(), open(path, "wb") as raw:
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=level, mtime=0) as gz:
+            for chunk in reference_file_chunks(
+                name=reference.name,
+                organism=reference.organism,
+                data_type=reference.data_type,
+                created_at=index.created_at,
+                otu_documents=manifest_documents(index),
+            ):
+                gz.write(chunk)
+
+
+def gzip_copy(source: Path, destination: Path, *, level: int = FASTA_GZIP_LEVEL) -> None:
+    with open(source, "rb") as src, open(destination, "wb") as raw:
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=level, mtime=0) as gz:
+            shutil.copyfileobj(src, gz, 1 << 20)
+
+
+def _job_progress(index: Index, progress: float) -> None:
+    if index.job_id:
+        job_update(job_id=index.job_id, progress=progress)
+
+
+# Finalize and fail -------------------------------------------------------------------------
+
+
+def index_finalize(*, index_id: str, user) -> Index:
+    """Finalize an index whose files were uploaded through the Job API (PATCH /api/indexes/{id})."""
+    return _index_finalize(index_id=index_id, files=None, user=user)
+
+
+def _index_finalize(*, index_id: str, files: list[tuple[str, str, int]] | None, user) -> Index:
+    with transaction.atomic():
+        if user is not None:
+            index = index_for_job_api(user=user, index_id=index_id, lock=True)
+        else:
+            index = Index.objects.select_for_update().get(id=index_id)
+        if index.ready:
+            raise Conflict("Index is already finalized")
+        if files is not None:
+            IndexFile.objects.filter(index=index).delete()
+            IndexFile.objects.bulk_create(
+                IndexFile(index=index, name=name, type=file_type, size=size) for name, file_type, size in files
+            )
+        missing = index_missing_files(index)
+        if missing:
+            raise Conflict(f"Index requires that all files have been uploaded. Missing files: {', '.join(missing)}")
+        job = Job.objects.select_for_update().filter(id=index.job_id).first() if index.job_id else None
+        if job is not None and job.state == Job.State.CANCELLED:
+            raise Conflict("The index build job was cancelled")
+        index.ready = True
+        index.has_files = True
+        index.save(update_fields=["ready", "has_files"])
+        by_version: dict[int, list[str]] = {}
+        for otu_id, version in index.manifest.items():
+            by_version.setdefault(version, []).append(otu_id)
+        for version, otu_ids in by_version.items():
+            OTU.objects.filter(reference_id=index.reference_id, id__in=otu_ids).update(last_indexed_version=version)
+        if job is not None:
+            job.state = Job.State.COMPLETE
+            job.progress = 1.0
+            job.error = None
+            job.updated_at = timezone.now()
+            job.save(update_fields=["state", "progress", "error", "updated_at"])
+        transaction.on_commit(lambda: index_ready.send(sender=Index, index=index), robust=True)
+    return index
+
+
+def index_fail(*, index_id: str, error) -> None:
+    """Remove a failed build and its files, return its changes to unbuilt, keep the error."""
+    if isinstance(error, IndexBuildError):
+        error = {"type": type(error).__name__, "message": str(error), **error.details}
+    elif isinstance(error, BaseException):
+        error = {"type": type(error).__name__, "message": str(error)}
+    with transaction.atomic():
+        index = Index.objects.select_for_update().filter(id=index_id).first()
+        if index is None or index.ready:
+            return
+        job = Job.objects.select_for_update().filter(id=index.job_id).first() if index.job_id else None
+        _index_delete(index)
+        if job is not None and job.state != Job.State.CANCELLED:
+            job.state = Job.State.ERROR
+            job.error = error or job.error or {"message": "Index build failed"}
+            job.updated_at = timezone.now()
+            job.save(update_fields=["state", "error", "updated_at"])
+
+
+def _index_delete(index: Index) -> None:
+    """Delete an unready index in the caller's transaction; its files go after commit."""
+    directory = index_directory(index)
+    Change.objects.filter(index=index).update(index=None)
+    index.delete()
+    transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
+
+
+# Job API: file upload ----------------------------------------------------------------------
+
+
+def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> IndexFile:
+    """Keep a file a runner built for the index; the row and the file appear together."""
+    file_type = INDEX_FILE_TYPES.get(name)
+    if file_type is None:
+        raise BadRequest("Unsupported index file name")
+    with transaction.atomic():
+        index = index_for_job_api(user=user, index_id=index_id, lock=True)
+        if index.ready:
+            raise Conflict("Index is already finalized")
+        if IndexFile.objects.filter(index=index, name=name).exists():
+            raise Conflict("File name already exists")
+        destination = index_file_path(index, name)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temporary_path = getattr(uploaded_file, "temporary_file_path", None)
+        if temporary_path:
+            shutil.move(temporary_path(), destination)
+        else:
+            with open(destination, "wb") as handle:
+                for chunk in uploaded_file.chunks():
+                    handle.write(chunk)
+        try:
+            index_file = IndexFile.objects.create(
+                index=index, name=name, type=file_type, size=destination.stat().st_size
+            )
+        except Exception:
+            destination.unlink(missing_ok=True)
+            raise
+    return index_file

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from indexes import services
+
+
+@shared_task(name="indexes.build_index", acks_late=True, reject_on_worker_lost=True)
+def build_index(index_id: str) -> None:
+    """Build an index's files and finalize it (see `indexes.services.index_build`)."""
+    services.index_build(index_id=index_id)

@@ -1,0 +1,151 @@
+"""Test data for index builds: references, OTUs with isolates and sequences, and their history.
+
+These write model rows directly (and Change rows through `history.services.change_build`), so
+the index tests do not depend on the refs services being written alongside them.
+"""
+
+import random
+
+import factory
+
+from history.services import change_build
+from indexes.models import Index
+from refs.documents import otu_document_load
+from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from virtool_site.ids import random_id
+from virtool_site.tests.factories import UserFactory
+
+
+def random_bases(length: int, *, seed: int | None = None) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice("ACGT") for _ in range(length))
+
+
+class ReferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reference
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Reference {n}")
+    data_type = "genome"
+    organism = "virus"
+    user = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def creator_rights(reference, create, extracted, **kwargs):
+        """The creator holds every right, as `refs.services.reference_create` grants."""
+        if create and reference.user is not None and extracted is not False:
+            ReferenceUser.objects.create(
+                reference=reference, user=reference.user, build=True, modify=True, modify_otu=True, remove=True
+            )
+
+
+class OTUFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OTU
+
+    reference = factory.SubFactory(ReferenceFactory)
+    name = factory.Sequence(lambda n: f"Test virus {n}")
+    abbreviation = factory.Sequence(lambda n: f"TV{n}")
+    verified = True
+    version = 0
+
+
+class IsolateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Isolate
+
+    otu = factory.SubFactory(OTUFactory)
+    isolate_id = factory.LazyFunction(random_id)
+    position = 0
+    source_type = "isolate"
+    source_name = factory.Sequence(lambda n: f"A{n}")
+    default = True
+
+
+class SequenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sequence
+
+    isolate = factory.SubFactory(IsolateFactory)
+    otu = factory.SelfAttribute("isolate.otu")
+    position = 0
+    accession = factory.Sequence(lambda n: f"NC_{n:06d}")
+    definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")
+    host = "Plant"
+    segment = None
+    sequence = factory.LazyFunction(lambda: random_bases(300))
+
+
+def otu_create(
+    reference: Reference,
+    *,
+    user=None,
+    name: str | None = None,
+    isolates: list[list[str]] | None = None,
+    verified: bool = True,
+    **fields,
+) -> OTU:
+    """An OTU with isolates (the first is the default) of the given sequences, and its create change.
+
+    `isolates` is a list of isolates, each a list of sequences (default: one isolate, one
+    random 300-base sequence).
+    """
+    isolates = isolates if isolates is not None else [[random_bases(300)]]
+    otu = OTUFactory(reference=reference, verified=verified, **({"name": name} if name else {}), **fields)
+    for isolate_position, sequences in enumerate(isolates):
+        isolate = IsolateFactory(otu=otu, position=isolate_position, default=isolate_position == 0)
+        for sequence_position, bases in enumerate(sequences):
+            SequenceFactory(otu=otu, isolate=isolate, position=sequence_position, sequence=bases)
+    document = otu_document_load(otu.id)
+    change_build(
+        method_name="create",
+        description=f"Created {otu.name}",
+        old=None,
+        new=document,
+        user=user or reference.user,
+    ).save(force_insert=True)
+    return otu
+
+
+def otu_edit(otu: OTU, *, user=None, abbreviation: str | None = None, sequence: str | None = None) -> OTU:
+    """Edit an OTU as the refs services would: bump its version and record the change."""
+    old = otu_document_load(otu.id)
+    otu.refresh_from_db()
+    if abbreviation is not None:
+        otu.abbreviation = abbreviation
+    if sequence is not None:
+        first = Sequence.objects.filter(isolate__otu=otu, isolate__default=True).order_by("position").first()
+        first.sequence = sequence
+        first.save(update_fields=["sequence"])
+    otu.version += 1
+    otu.save(update_fields=["abbreviation", "version"])
+    new = otu_document_load(otu.id)
+    change_build(
+        method_name="edit", description=f"Edited {otu.name}", old=old, new=new, user=user or otu.reference.user
+    ).save(force_insert=True)
+    return otu
+
+
+def otu_remove(otu: OTU, *, user=None) -> None:
+    old = otu_document_load(otu.id)
+    user = user or otu.reference.user
+    otu.delete()
+    change_build(method_name="remove", description=f"Removed {old['name']}", old=old, new=None, user=user).save(
+        force_insert=True
+    )
+
+
+class IndexFactory(factory.django.DjangoModelFactory):
+    """A ready index row without files (for list and permission tests)."""
+
+    class Meta:
+        model = Index
+
+    reference = factory.SubFactory(ReferenceFactory)
+    version = factory.Sequence(lambda n: n)
+    ready = True
+    user = factory.SelfAttribute("reference.user")
+    manifest = factory.LazyAttribute(
+        lambda o: dict(OTU.objects.filter(reference=o.reference).values_list("id", "version"))
+    )
