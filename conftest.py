@@ -115,7 +115,8 @@ def _route_tasks_to(queue: str | None):
 def celery_worker_factory(transactional_db, data_dir):
     """Start real worker processes: `start(**env)` returns a CeleryWorkerProcess.
 
-    Tasks queued by the test are routed to the newest worker's queue.
+    Tasks queued by the test are routed to the newest worker's queue; `start(queue=dead.queue)`
+    brings a worker back on a killed worker's queue.
     """
     from django.db import connection
 
@@ -130,8 +131,10 @@ def celery_worker_factory(transactional_db, data_dir):
     )
     workers = []
 
-    def start(extra_env: dict | None = None, pool: str = "solo") -> CeleryWorkerProcess:
-        worker = CeleryWorkerProcess(database_url=database_url, data_dir=data_dir, extra_env=extra_env, pool=pool)
+    def start(extra_env: dict | None = None, pool: str = "solo", queue: str | None = None) -> CeleryWorkerProcess:
+        worker = CeleryWorkerProcess(
+            database_url=database_url, data_dir=data_dir, extra_env=extra_env, pool=pool, queue=queue
+        )
         workers.append(worker)
         _route_tasks_to(worker.queue)
         celery_app.conf.task_always_eager = False

@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 class CeleryWorkerProcess:
     """A `celery -A virtool_site worker` subprocess serving this test's database and queue."""
 
-    def __init__(self, *, database_url: str, data_dir: Path, extra_env: dict | None = None, pool: str = "solo"):
-        self.queue = f"test-{uuid.uuid4().hex[:12]}"
-        self.hostname = f"{self.queue}@localhost"
+    def __init__(
+        self, *, database_url: str, data_dir: Path, extra_env: dict | None = None, pool: str = "solo", queue: str | None = None
+    ):
+        # A worker started on a dead worker's queue receives its unacknowledged tasks.
+        self.queue = queue or f"test-{uuid.uuid4().hex[:12]}"
+        self.hostname = f"{self.queue}-{uuid.uuid4().hex[:6]}@localhost"
         self.log_path = data_dir / f"{self.queue}.log"
         env = {
             **os.environ,

@@ -1,0 +1,159 @@
+import gzip
+import hashlib
+import io
+import tracemalloc
+
+import pytest
+from django.core.management import CommandError, call_command
+from brapi import services, storage
+from brapi.models import Reference, ReferenceChunk, ReferenceSet
+from brapi.storage import bases_read
+from brapi.tests.conftest import md5, set_md5, write_fasta
+from brapi.tests.factories import random_bases
+from virtool_site.errors import BadRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(reference: Reference) -> str:
+    return bases_read(reference_id=reference.id, chunk_size=reference.chunk_size, start=0, stop=reference.length)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_command_imports_assembly(tmp_path, settings, compress, capsys):
+    settings.BRAPI_CHUNK_SIZE = 1000
+    records = [("Chr1 first", random_bases(12_345)), ("Chr2", random_bases(999)), ("NC_012920.1 mito", random_bases(1000))]
+    path = write_fasta(tmp_path / ("g.fa.gz" if compress else "g.fa"), records, compress=compress)
+    out = io.StringIO()
+    err = io.StringIO()
+    call_command(
+        "brapi_import_fasta",
+        str(path),
+        "--name",
+        "My genome",
+        "--species",
+        "Oryza sativa",
+        "--species-uri",
+        "NCBITaxon:4530",
+        "--crop",
+        "Rice",
+        "--accession",
+        "GCF_001433935.1",
+        stdout=out,
+        stderr=err,
+    )
+    assert "Imported reference set" in out.getvalue()
+    assert "100%" in err.getvalue()  # the tqdm progress bar
+    reference_set = ReferenceSet.objects.get()
+    assert reference_set.name == "My genome"
+    assert reference_set.public
+    assert reference_set.common_crop_name == "Rice"
+    assert reference_set.accession == "GCF_001433935.1"
+    assert reference_set.species_term == "Oryza sativa"
+    assert reference_set.species_term_uri == "NCBITaxon:4530"
+    references = list(reference_set.references.order_by("position"))
+    assert [r.name for r in references] == ["Chr1", "Chr2", "NC_012920.1"]
+    for reference, (_, bases) in zip(references, records):
+        assert reference.length == len(bases)
+        assert reference.md5checksum == hashlib.md5(bases.encode()).hexdigest()
+        assert _stored(reference) == bases
+        assert reference.chunk_size == 1000
+        assert reference.chunks.count() == -(-len(bases) // 1000)
+    assert references[0].additional_info == {"description": "first"}
+    assert references[2].accession == "NC_012920.1"
+    assert references[0].accession is None
+    assert reference_set.md5checksum == set_md5(md5(b) for _, b in records)
+
+
+def test_command_private_flag(tmp_path):
+    path = write_fasta(tmp_path / "g.fa", [("c", "ACGT")])
+    call_command("brapi_import_fasta", str(path), "--name", "Hidden", "--private", "--no-progress", stdout=io.StringIO())
+    assert ReferenceSet.objects.get().public is False
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"ACGT\n>x\nACGT\n", "before the first"),
+        (b">x\nAC1GT\n", "Invalid characters"),
+        (b"", "No sequences"),
+        (b">x\nAC>y\nGT\n", "inside a sequence"),
+        (b">\nACGT\n", "Empty FASTA header"),
+    ],
+)
+def test_command_refuses_bad_files_and_leaves_nothing(tmp_path, content, message):
+    path = tmp_path / "bad.fa"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("brapi_import_fasta", str(path), "--name", "Bad", "--no-progress")
+    assert not ReferenceSet.objects.exists()
+    assert not ReferenceChunk.objects.exists()
+
+
+def test_command_missing_file(tmp_path):
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("brapi_import_fasta", str(tmp_path / "none.fa"), "--name", "x")
+
+
+def test_truncated_gzip_fails_cleanly(tmp_path):
+    data = gzip.compress(b">x\n" + random_bases(50_000).encode() + b"\n")
+    path = tmp_path / "cut.fa.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CommandError):
+        call_command("brapi_import_fasta", str(path), "--name", "Cut", "--no-progress")
+    assert not ReferenceSet.objects.exists()
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 64, 4096])
+def test_parser_is_independent_of_read_block_boundaries(read_size):
+    bases = [random_bases(3000), "", random_bases(10)]
+    text = f">one desc\r\n{bases[0][:1500]}\r\n{bases[0][1500:].lower()}\r\n>empty\n>three\n{bases[2]}"
+    reference_set = services.referenceset_import_fasta(
+        stream=io.BytesIO(text.encode()), name="Blocks", chunk_size=256, read_size=read_size
+    )
+    references = list(reference_set.references.order_by("position"))
+    assert [r.name for r in references] == ["one", "empty", "three"]
+    for reference, expected in zip(references, bases):
+        assert _stored(reference) == expected.upper()
+        assert reference.md5checksum == md5(expected.upper())
+        assert reference.length == len(expected)
+
+
+def test_bulk_create_path_used_off_postgresql(monkeypatch):
+    monkeypatch.setattr(storage, "_use_copy", lambda: False)
+    bases = random_bases(5000)
+    reference_set = services.referenceset_import_fasta(stream=io.BytesIO(f">a\n{bases}\n".encode()), name="x", chunk_size=300)
+    monkeypatch.undo()
+    (reference,) = reference_set.references.all()
+    assert _stored(reference) == bases
+    assert reference.chunks.count() == 17
+
+
+def test_memory_stays_flat_whatever_the_chromosome_length(monkeypatch):
+    """Peak Python memory of an import does not grow with the length of the chromosome.
+
+    Bounded by a read block, a chunk, one COPY batch and the prefetch queue (shrunk here so
+    that the test's chromosomes are many times longer than these bounds).
+    """
+    monkeypatch.setattr(storage, "COPY_BATCH_BYTES", 32 * 1024)
+    monkeypatch.setattr(storage, "PREFETCH_DEPTH", 4)
+
+    def peak(length: int) -> int:
+        data = b">chr\n" + random_bases(length).encode() + b"\n"
+        stream = io.BytesIO(data)
+        tracemalloc.start()
+        try:
+            services.referenceset_import_fasta(stream=stream, name=f"L{length}", chunk_size=8192, read_size=16_384)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small = peak(50_000)
+    large = peak(400_000)
+    assert large < small * 1.5 + 64 * 1024, (small, large)
+    assert large < 400_000  # far less than the chromosome
+
+
+def test_service_requires_a_name():
+    with pytest.raises(BadRequest):
+        services.referenceset_import_fasta(stream=io.BytesIO(b">a\nAC\n"), name="  ")
