@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html
 
 from virtool_site.models import PERMISSIONS, ApiKey, GroupPermissions, Job, Process, Upload, User
+from virtool_site.services import api_key_create, api_key_revoke
 
 
 @admin.register(User)
@@ -16,20 +19,82 @@ class GroupPermissionsAdmin(admin.ModelAdmin):
     list_display = ("group", *PERMISSIONS)
 
 
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("user", "name")
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are made by `api_key_create`: the key is shown once, in a message; only its hash is
+    stored, and the hash is never shown."""
+
     list_display = ("id", "name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username", "prefix")
-    readonly_fields = ("id", "prefix", "key_hash", "created_at", "last_used_at")
-    exclude = ()
+    list_select_related = ("user",)
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "name")
+        return ("id", "name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("id", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            ApiKey.objects.filter(pk=obj.pk).update(name=form.cleaned_data["name"])
+            return
+        api_key, secret = api_key_create(user=form.cleaned_data["user"], name=form.cleaned_data["name"])
+        obj.pk = api_key.pk
+        obj.prefix = api_key.prefix
+        self.message_user(
+            request,
+            format_html(
+                "The key of {} for {} is <code>{}</code> — copy it now: it is not stored and will not be shown again.",
+                api_key.name,
+                api_key.user.username,
+                secret,
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            api_key_revoke(user=api_key.user, key_id=api_key.id)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 
-@admin.register(Process)
-class ProcessAdmin(admin.ModelAdmin):
-    list_display = ("id", "type", "step", "progress", "complete", "error", "created_at")
-    list_filter = ("type", "complete")
-    readonly_fields = [f.name for f in Process._meta.fields]
+class OwnWorkAdmin(admin.ModelAdmin):
+    """Read-only pages of long work: staff see what they started, superusers everything.
+
+    Curators follow links to the processes and jobs their admin actions start.
+    """
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        return obj is None or request.user.is_superuser or obj.user_id == request.user.pk
 
     def has_add_permission(self, request):
         return False
@@ -38,14 +103,26 @@ class ProcessAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Process)
+class ProcessAdmin(OwnWorkAdmin):
+    list_display = ("id", "type", "step", "progress", "complete", "error", "user", "created_at")
+    list_filter = ("type", "complete")
+    readonly_fields = [f.name for f in Process._meta.fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(OwnWorkAdmin):
     list_display = ("id", "workflow", "state", "progress", "user", "created_at")
     list_filter = ("workflow", "state")
-    readonly_fields = [f.name for f in Job._meta.fields]
+    # The key hash is a credential verifier: never shown.
+    exclude = ("key_hash",)
+    readonly_fields = [f.name for f in Job._meta.fields if f.name != "key_hash"]
 
-    def has_add_permission(self, request):
-        return False
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Upload)

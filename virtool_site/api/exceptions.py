@@ -4,6 +4,8 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -11,6 +13,26 @@ from rest_framework.response import Response
 from virtool_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "Database unavailable"
+#: Seconds a client is told to wait before retrying after a 503 for a database outage.
+DATABASE_RETRY_AFTER = 5
+
+#: Errors of a database that cannot be reached or whose connection broke (a restart, a
+#: failover): the request could not be served, and may be retried, so 503 rather than 500.
+DATABASE_ERRORS = (DatabaseOperationalError, DatabaseInterfaceError)
+
+
+def database_error_message(exc) -> str:
+    """"Database busy" for a transaction the database gave up on (deadlock, serialization
+    failure, statement timeout), else "Database unavailable" (cannot connect, connection lost)."""
+    try:
+        from psycopg2 import extensions
+    except ImportError:  # SQLite only
+        return DATABASE_UNAVAILABLE
+    if isinstance(exc.__cause__, (extensions.TransactionRollbackError, extensions.QueryCanceledError)):
+        return "Database busy"
+    return DATABASE_UNAVAILABLE
 
 _DRF_ERRORS = {
     exceptions.NotAuthenticated: ("unauthorized", "Requires authorization"),
@@ -44,6 +66,14 @@ def exception_handler(exc, context):
 
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", "Payload too large"), status=413)
+
+    if isinstance(exc, DATABASE_ERRORS):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return Response(
+            error_body("service_unavailable", database_error_message(exc)),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
 
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

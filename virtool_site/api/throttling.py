@@ -2,17 +2,51 @@
 
 Writes and searches are limited; reads are not. Rates are read from settings on every
 request so they can be changed without a restart of the class definitions.
+
+The limits fail open: when the cache (Redis) cannot be reached, a request is let through
+and a warning logged, so an outage of Redis never turns into errors for every write.
 """
+
+import logging
+import time
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+logger = logging.getLogger(__name__)
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # no Redis client installed: only the local-memory cache is possible
+    RedisError = OSError
+#: Errors of a cache that cannot be reached (connection refused, timeout, Redis loading...).
+CACHE_ERRORS = (RedisError, OSError)
+
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: At most one warning per this many seconds while the cache is unreachable.
+WARNING_INTERVAL = 10.0
+_last_warning = 0.0
+
+
+def _cache_unavailable(scope: str, error: Exception) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= WARNING_INTERVAL:
+        _last_warning = now
+        logger.warning("rate limit %s not applied, cache unavailable: %s: %s", scope, type(error).__name__, error)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     def get_rate(self):
         return settings.THROTTLE_RATES.get(self.scope)
+
+    def counted_allow_request(self, request, view):
+        """The rate check; a request is let through when the cache cannot be reached."""
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as error:
+            _cache_unavailable(self.scope, error)
+            return True
 
     def get_cache_key(self, request, view):
         user = request.user
@@ -33,7 +67,7 @@ class WriteRateThrottle(_SettingsRateThrottle):
     def allow_request(self, request, view):
         if request.method in SAFE_METHODS:
             return True
-        return super().allow_request(request, view)
+        return self.counted_allow_request(request, view)
 
 
 class SearchRateThrottle(_SettingsRateThrottle):
@@ -44,4 +78,4 @@ class SearchRateThrottle(_SettingsRateThrottle):
     def allow_request(self, request, view):
         if getattr(view, "throttle_scope", None) != "search":
             return True
-        return super().allow_request(request, view)
+        return self.counted_allow_request(request, view)
