@@ -1,5 +1,7 @@
 """Reading history, including the state of an OTU at any recorded version."""
 
+from django.db.models import Count, QuerySet
+
 from history.diffs import document_revert
 from history.models import Change
 
@@ -24,3 +26,40 @@ def otu_document_at_version(*, otu_id: str, version: int, current: dict | None) 
         removal = Change.objects.filter(otu_id=otu_id, method_name="remove").order_by("-otu_version").first()
         document = removal.diff if removal else None
     return document
+
+
+def changes_list(*, reference_ids) -> QuerySet[Change]:
+    """Changes of the given references (an iterable or a values queryset), newest first."""
+    return (
+        Change.objects.filter(reference_id__in=reference_ids)
+        .select_related("user", "index")
+        .order_by("-created_at", "-otu_version", "-id")
+    )
+
+
+def otu_changes(*, otu_id: str, reference_ids) -> list[Change]:
+    """An OTU's changes, newest version first."""
+    return list(
+        Change.objects.filter(otu_id=otu_id, reference_id__in=reference_ids)
+        .select_related("user", "index")
+        .order_by("-otu_version")
+    )
+
+
+def change_get(*, change_id: str, reference_ids) -> Change | None:
+    return Change.objects.filter(id=change_id, reference_id__in=reference_ids).select_related("user", "index").first()
+
+
+def reference_contributors(*, reference_id: str) -> list[dict]:
+    """`[{id: username, count}]`: how many changes each user made to the reference's OTUs."""
+    rows = (
+        Change.objects.filter(reference_id=reference_id, user__isnull=False)
+        .values("user__username")
+        .annotate(count=Count("id"))
+        .order_by("-count", "user__username")
+    )
+    return [{"id": row["user__username"], "count": row["count"]} for row in rows]
+
+
+def otu_most_recent_change(*, otu_id: str) -> Change | None:
+    return Change.objects.filter(otu_id=otu_id).select_related("user").order_by("-otu_version").first()

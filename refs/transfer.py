@@ -62,6 +62,7 @@ from virtool_site.services import (
     process_restart,
     process_step,
 )
+from virtool_site.tasks_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -1307,7 +1308,9 @@ def _reference_new(*, user, name, description, organism, data_type, public, **fi
 
 
 def _queue(task, *args):
-    transaction.on_commit(lambda: task.delay(*args))
+    # 503 now when the broker is down (the transaction rolls back); published on commit.
+    # Every task here takes (reference_id, process_id, ...): a late publish failure fails it.
+    task_enqueue(task, *args, process_id=args[1])
 
 
 def _context(user, reference_id: str, **extra) -> dict:

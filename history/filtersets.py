@@ -1,0 +1,44 @@
+"""Query-string filters of history lists (django-filter); bad values are 422 "Invalid query"."""
+
+import django_filters
+from django.db.models import QuerySet
+
+from history.models import Change
+from virtool_site.errors import InvalidQuery
+
+#: Parameters a history list understands besides its filters (unknown keys are 422 too, as
+#: Virtool's history docs say: "invalid key or value in URL query string").
+PAGE_PARAMETERS = ("page", "per_page", "format")
+
+
+def filterset_apply(filterset_class, request, queryset: QuerySet) -> QuerySet:
+    filterset = filterset_class(data=request.query_params, queryset=queryset, request=request)
+    unknown = set(request.query_params) - set(filterset_class.base_filters) - set(PAGE_PARAMETERS)
+    errors = {key: ["Unknown query parameter"] for key in sorted(unknown)}
+    if not filterset.is_valid():
+        for field, field_errors in filterset.errors.get_json_data().items():
+            errors[field] = [e["message"] for e in field_errors]
+    if errors:
+        raise InvalidQuery(errors=errors)
+    return filterset.qs
+
+
+class ChangeFilter(django_filters.FilterSet):
+    class Meta:
+        model = Change
+        fields = []
+
+
+class ReferenceChangeFilter(django_filters.FilterSet):
+    unbuilt = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_unbuilt",
+        help_text="true: changes not yet in an index build; false: changes in one",
+    )
+
+    class Meta:
+        model = Change
+        fields = []
+
+    def filter_unbuilt(self, queryset, name, value):
+        return queryset.filter(index__isnull=value == "true")

@@ -1,0 +1,11 @@
+from refs.tests.conftest import (  # noqa: F401
+    _fast_password_hashing,
+    abtv,
+    full_otu,
+    otu_factory,
+    owner,
+    owner_client,
+    reference,
+    stranger,
+    stranger_client,
+)

@@ -1,0 +1,69 @@
+"""Fixtures for reference, OTU and history tests (history's tests import them too)."""
+
+import pytest
+
+from refs import services
+from refs.models import OTU
+
+
+@pytest.fixture
+def owner(user_factory):
+    """A user with no global permission who created `reference` (and so holds every right)."""
+    return user_factory(username="owner")
+
+
+@pytest.fixture
+def owner_client(client_for, owner):
+    return client_for(owner)
+
+
+@pytest.fixture
+def stranger(user_factory):
+    """A user who may not see private references of others."""
+    return user_factory(username="stranger")
+
+
+@pytest.fixture
+def stranger_client(client_for, stranger):
+    return client_for(stranger)
+
+
+@pytest.fixture
+def reference(owner):
+    return services.reference_create(user=owner, name="Plant Viruses", organism="viruses")
+
+
+@pytest.fixture
+def otu_factory(owner, reference):
+    """`make(name, abbreviation=..., isolates=n, sequences=m)`: an OTU built through the services."""
+
+    def make(name="Abaca bunchy top virus", abbreviation="ABTV", *, isolates=0, sequences=0, schema=None, ref=None):
+        otu = services.otu_create(
+            user=owner, reference=ref or reference, name=name, abbreviation=abbreviation, schema=schema or []
+        )
+        for i in range(isolates):
+            isolate = services.isolate_add(user=owner, otu_id=otu.id, source_type="isolate", source_name=f"I{i}")
+            for j in range(sequences):
+                services.sequence_create(
+                    user=owner,
+                    otu_id=otu.id,
+                    isolate_id=isolate.isolate_id,
+                    accession=f"NC_{i}{j:05d}",
+                    definition=f"Sequence {j} of isolate {i}",
+                    sequence="ATGCGTACGTTAGC",
+                )
+        return OTU.objects.get(id=otu.id)
+
+    return make
+
+
+@pytest.fixture
+def abtv(otu_factory):
+    """Abaca bunchy top virus (ABTV) at version 0, with no isolates."""
+    return otu_factory()
+
+
+@pytest.fixture
+def full_otu(otu_factory):
+    """A verified OTU: two isolates of two sequences each."""
+    return otu_factory("Banana streak virus", "BSV", isolates=2, sequences=2)
