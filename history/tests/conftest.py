@@ -1,5 +1,4 @@
 from refs.tests.conftest import (  # noqa: F401
-    _fast_password_hashing,
     abtv,
     full_otu,
     otu_factory,
