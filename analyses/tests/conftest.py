@@ -13,12 +13,6 @@ from analyses.tests.factories import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Factories set passwords; the production hasher would make these tests slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def job_client():
     """An APIClient authenticated as a job runner with the job's key."""

@@ -7,7 +7,7 @@ from indexes.models import Index, IndexFile
 from indexes.selectors import index_file_path
 from refs.models import ReferenceUser
 from refs.tests.admin_helpers import curator, web  # noqa: F401 (fixtures)
-from refs.tests.conftest import _fast_password_hashing, full_otu, otu_factory, owner, reference  # noqa: F401
+from refs.tests.conftest import full_otu, otu_factory, owner, reference  # noqa: F401
 from virtool_site.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -18,11 +18,6 @@ from virtool_site.services import api_key_create, process_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def everything(admin_user):
     reference = services.reference_create(user=admin_user, name="Plant viruses")
