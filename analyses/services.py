@@ -20,6 +20,7 @@ from virtool_site.errors import BadRequest, Conflict, InsufficientRights, NotFou
 from virtool_site.files import data_path, safe_file_name
 from virtool_site.models import Job
 from virtool_site.services import job_create
+from virtool_site.tasks_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +274,8 @@ def blast_create(*, analysis: Analysis, sequence_index: int, backend: str | None
         )
         Analysis.objects.filter(id=analysis.id).update(updated_at=now)
         blast_id = blast.id
-        transaction.on_commit(lambda: blast_run.delay(blast_id))
+        # 503 now when the broker is down (the BLAST is rolled back); published on commit.
+        task_enqueue(blast_run, blast_id, on_error=lambda error: _blast_fail(blast_id, "Task queue unavailable"))
     return blast
 
 

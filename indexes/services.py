@@ -41,6 +41,7 @@ from refs.reference_files import reference_file_chunks
 from virtool_site.errors import BadRequest, Conflict
 from virtool_site.models import Job
 from virtool_site.services import job_create, job_update
+from virtool_site.tasks_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,13 @@ def index_create(*, user, reference_id: str, runner: str = RUNNER_CELERY) -> tup
             from indexes.tasks import build_index
 
             index_id = index.id
-            transaction.on_commit(lambda: build_index.delay(index_id))
+            # 503 now when the broker is down (the build is rolled back); published on commit.
+            task_enqueue(
+                build_index, index_id,
+                on_error=lambda error: index_fail(
+                    index_id=index_id, error={"message": "Task queue unavailable", "detail": str(error)}
+                ),
+            )
     return index, (key if runner == RUNNER_EXTERNAL else None)
 
 

@@ -252,6 +252,8 @@ class SearchView(BrapiView):
     kind: str = ""
     #: The spec requires a body for /search/referencesets but not for /search/references.
     body_required = False
+    #: Counted against the per-user `search` rate (THROTTLE_SEARCH_RATE).
+    throttle_scope = "search"
 
     def post(self, request):
         raw = request.body

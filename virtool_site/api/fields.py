@@ -1,3 +1,6 @@
+import re
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -30,3 +33,46 @@ class IdRefField(serializers.Field):
 IdRefField = extend_schema_field(
     {"type": "object", "nullable": True, "properties": {"id": {"type": "string"}}, "required": ["id"]}
 )(IdRefField)
+
+
+class PatternField(serializers.CharField):
+    """Text that must match `pattern` exactly as sent (no trimming). The pattern is written with
+    explicit character classes, so that it means the same in Python, in JavaScript clients and
+    in OpenAPI validators (whose `\\w`, `\\s` and `$` differ), and is documented as is."""
+
+    default_error_messages = {"pattern": "This value does not match the required pattern."}
+
+    def __init__(self, pattern: str, **kwargs):
+        kwargs["trim_whitespace"] = False
+        super().__init__(**kwargs)
+        self.pattern = pattern
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not re.fullmatch(self.pattern, value):
+            self.fail("pattern")
+        return value
+
+
+class PatternFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = PatternField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema["pattern"] = self.target.pattern
+        return schema
+
+
+#: A file name a client may give (uploads, analysis files): a plain name, never a path. The
+#: same rule as `virtool_site.files.safe_file_name`, applied to the name exactly as sent.
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._()+,=-]{0,199}$"
+
+
+class FileNameField(PatternField):
+    default_error_messages = {
+        "pattern": "Use letters, digits, spaces and . _ - ( ) + , = only, starting with a letter or digit.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(FILE_NAME_PATTERN, **kwargs)

@@ -46,6 +46,9 @@ class VirtoolPagination(BasePagination):
         get_total = getattr(view, "get_total_count", None)
         self.total_count = get_total() if get_total else self.found_count
         offset = (self.page - 1) * self.per_page
+        if offset >= self.found_count:
+            # Past the end: nothing to read (and an OFFSET past 2**63 would be a database error).
+            return []
         return list(queryset[offset : offset + self.per_page])
 
     def get_paginated_response(self, data):

@@ -2,6 +2,7 @@
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 from virtool_site.api.serializers import ErrorSerializer
 
@@ -23,7 +24,7 @@ _DESCRIPTIONS = {
 def errors(*codes: int) -> dict:
     """`responses=` entries for the given error statuses, plus 401 which every API view can give.
 
-    429 is added by `ThrottledAutoSchema` to every write operation.
+    `VirtoolAutoSchema` adds what every operation of a kind can answer (see there).
     """
     return {
         code: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS.get(code, "Error"))
@@ -35,19 +36,88 @@ def responses(success: dict, *codes: int) -> dict:
     return {**success, **errors(*codes)}
 
 
-class VirtoolAutoSchema(AutoSchema):
-    """Documents what every operation can answer besides its own responses.
+#: Contains a character Python's `str.strip()` keeps (DRF trims CharFields with it): a trimmed
+#: field that may not be blank needs one. Spelled out rather than `\S`, whose meaning differs
+#: between Python, ECMAScript and Rust regular expressions.
+NOT_BLANK_PATTERN = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
-    Writes can be throttled (429); operations behind authentication can answer 401.
+
+def _requires_authentication(view) -> bool:
+    """Whether the view refuses anonymous callers (401) and job runners it does not serve (403)."""
+    from virtool_site.api.permissions import IsAuthenticatedUser, IsJob
+
+    try:
+        permissions = view.get_permissions()
+    except Exception:  # noqa: BLE001 - a view that can't say is documented as protected
+        return True
+    return any(isinstance(permission, (IsAuthenticatedUser, IsJob)) for permission in permissions)
+
+
+class VirtoolAutoSchema(AutoSchema):
+    """Documents what every operation can answer besides its own responses, and the request
+    bodies as the views read them.
+
+    - Writes can be throttled (429).
+    - Operations behind authentication answer 401 without valid credentials and 403 to a caller
+      they do not serve: a job runner outside the Job API, or a user on a Job API view.
+    - Operations with a body answer 400 "Malformed request body" to a body that does not parse
+      and 415 to a media type they do not read.
+    - Bodies are JSON (the browsable API's form parsers are left undocumented: forms cannot carry
+      the nested objects, lists and types the schemas describe). Upload views declare their
+      multipart body themselves.
+    - PATCH bodies are validated with the whole serializer, never partially, so the schema
+      keeps the serializer's required fields instead of drf-spectacular's `Patched*` copy.
+    - A text field that is trimmed and may not be blank must contain more than whitespace.
+    - An optional query parameter given empty (`?page=`) counts as not given (DRF and
+      django-filter both read it so): `allowEmptyValue`.
     """
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            schema["pattern"] = NOT_BLANK_PATTERN
+        return schema
+
+    def map_parsers(self):
+        media_types = super().map_parsers()
+        return ["application/json"] if "application/json" in media_types else media_types
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        if isinstance(serializer, dict):
+            schema, _ = super()._get_request_for_media_type(serializer, direction)
+            return schema, bool(serializer.get("required"))
+        if self.method != "PATCH":
+            return super()._get_request_for_media_type(serializer, direction)
+        self.method = "PUT"  # drf-spectacular makes PATCH bodies partial; these views don't
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PATCH"
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
-        error = {"$ref": "#/components/schemas/Error"}
-        error_content = {"application/json": {"schema": error}}
+        error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         responses = operation.setdefault("responses", {})
-        if method.upper() not in ("GET", "HEAD", "OPTIONS") and "429" not in responses:
-            responses["429"] = {"description": "Too many requests", "content": error_content}
+        added = []
+        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            added.append(429)
+        if _requires_authentication(self.view):
+            added.extend((401, 403))
+        if "requestBody" in operation:
+            added.extend((400, 415))
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        for code in added:
+            responses.setdefault(str(code), {"description": _DESCRIPTIONS[code], "content": error_content})
+        operation["responses"] = dict(sorted(responses.items()))
         return operation

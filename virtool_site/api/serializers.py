@@ -1,7 +1,7 @@
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from virtool_site.api.fields import UserRefField
+from virtool_site.api.fields import FileNameField, PatternField, UserRefField
 from virtool_site.models import PERMISSIONS, ApiKey, Job, Process, Upload, User
 from virtool_site.services import user_permissions
 
@@ -32,15 +32,23 @@ class UserSerializer(serializers.Serializer):
         return user_permissions(user)
 
 
+#: User handles and group names: ASCII letters, digits and a few signs (Django's username rule,
+#: spelled without `\w`, which matches other alphabets in Python but not in JavaScript).
+HANDLE_PATTERN = r"^[A-Za-z0-9_.@+-]{1,150}$"
+GROUP_NAME_PATTERN = r"^[A-Za-z0-9_ .@+-]{1,150}$"
+
+
 class UserCreateSerializer(serializers.Serializer):
-    handle = serializers.RegexField(r"^[\w.@+-]{1,150}$")
-    password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+    handle = PatternField(HANDLE_PATTERN)
+    password = serializers.CharField(min_length=8, max_length=128, write_only=True, trim_whitespace=False)
     administrator = serializers.BooleanField(default=False)
     permissions = PermissionsSerializer(required=False)
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    password = serializers.CharField(min_length=8, max_length=128, required=False, write_only=True)
+    password = serializers.CharField(
+        min_length=8, max_length=128, required=False, write_only=True, trim_whitespace=False
+    )
     administrator = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False)
     permissions = PermissionsSerializer(required=False)
@@ -62,7 +70,7 @@ class GroupSerializer(serializers.Serializer):
 
 
 class GroupCreateSerializer(serializers.Serializer):
-    name = serializers.RegexField(r"^[\w .@+-]{1,150}$")
+    name = PatternField(GROUP_NAME_PATTERN)
 
 
 class GroupUpdateSerializer(serializers.Serializer):
@@ -117,7 +125,7 @@ class UploadSerializer(serializers.ModelSerializer):
 
 
 class UploadQuerySerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = FileNameField(max_length=200)
     type = serializers.ChoiceField(choices=["reference", "reads", "hmm", "subtraction"], default="reference")
 
 

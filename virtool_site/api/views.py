@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from virtool_site import selectors, services
 from virtool_site.api import serializers as s
+from virtool_site.api.fields import FILE_NAME_PATTERN
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import VirtoolPagination, query_validate
 from virtool_site.api.permissions import IsAdministrator, RequiresPermission
@@ -263,7 +264,7 @@ class UploadsView(BoundedUploadMixin, PagedListView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("name", str, required=True),
+            OpenApiParameter("name", str, required=True, pattern=FILE_NAME_PATTERN, description="The file's name"),
             OpenApiParameter("type", str, enum=["reference", "reads", "hmm", "subtraction"]),
         ],
         request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
@@ -293,7 +294,10 @@ class UploadView(APIView):
         path = services.upload_path(upload)
         if not path.exists():
             raise NotFound("Uploaded file not found at expected location")
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=upload.name)
+        # The type is not guessed from a name the client chose: the file is opaque data.
+        return FileResponse(
+            open(path, "rb"), as_attachment=True, filename=upload.name, content_type="application/octet-stream"
+        )
 
     @extend_schema(responses=responses({204: None}, 403, 404), tags=["uploads"])
     def delete(self, request, upload_id):

@@ -8,8 +8,6 @@ test_analyses.py); BrAPI search bodies (brapi/tests/test_search.py); gzip bombs 
 per-user write rate (virtool_site/tests/test_throttling.py).
 """
 
-import json
-
 import pytest
 from django.conf import settings as django_settings
 
@@ -164,11 +162,3 @@ def test_brapi_search_rate_is_per_client(client_for, user_factory, brapi_publish
     # Anonymous clients are counted by address.
     assert api_client.post("/brapi/v2/search/references", {}, format="json").status_code == 200
     assert api_client.post("/brapi/v2/search/references", {}, format="json").status_code == 429
-
-
-def test_brapi_search_body_past_the_limit_is_413_json_string(api_client, brapi_published, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 500
-    body = json.dumps({"referenceDbIds": ["x" * 1000]})
-    response = api_client.post("/brapi/v2/search/references", body, content_type="application/json")
-    assert response.status_code == 413
-    assert isinstance(response.json(), str)

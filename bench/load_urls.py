@@ -1,0 +1,40 @@
+"""URLconf of the load benchmark only (bench/api_load.py sets ROOT_URLCONF=bench.load_urls).
+
+The site's URLs, plus two reference points on the same server:
+- `/bench/ceiling`: a trivial Django JSON view through the same middleware, touching neither
+  DRF nor the database: the ceiling the API endpoints are compared with;
+- `/bench/drf`: a trivial DRF view with the API's default authentication (the API key's one
+  query) and permission: what every API request pays before its own work.
+Never part of the deployed site.
+"""
+
+if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is a URLconf, not a benchmark
+    raise SystemExit(0)
+
+from django.http import JsonResponse
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from virtool_site import urls as site_urls
+
+
+def ceiling(request):
+    return JsonResponse({"ok": True})
+
+
+class AuthenticatedNothing(APIView):
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path("bench/ceiling", ceiling),
+    path("bench/drf", AuthenticatedNothing.as_view()),
+    *site_urls.urlpatterns,
+]
+
+handler400 = site_urls.handler400
+handler403 = site_urls.handler403
+handler404 = site_urls.handler404
+handler500 = site_urls.handler500
