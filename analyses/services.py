@@ -17,7 +17,7 @@ from analyses.selectors import analysis_running, nuvs_sequence
 from indexes.models import Index
 from refs.permissions import reference_get_visible
 from virtool_site.errors import BadRequest, Conflict, InsufficientRights, NotFound
-from virtool_site.files import data_path, safe_file_name
+from virtool_site.files import data_path, safe_file_name, uploaded_file_store
 from virtool_site.models import Job
 from virtool_site.services import job_create
 from virtool_site.tasks_queue import task_enqueue
@@ -220,16 +220,8 @@ def analysis_file_create(*, analysis: Analysis, name: str, file_format: str | No
             analysis_file = AnalysisFile.objects.create(analysis=analysis, name=name, format=file_format)
             analysis_file.name_on_disk = f"{analysis_file.id}-{name}"
             destination = analysis_file_path(analysis_file)
-            destination.parent.mkdir(parents=True, exist_ok=True)
             try:
-                temporary_path = getattr(uploaded_file, "temporary_file_path", None)
-                if temporary_path:
-                    shutil.move(temporary_path(), destination)
-                else:
-                    with open(destination, "wb") as handle:
-                        for chunk in uploaded_file.chunks():
-                            handle.write(chunk)
-                analysis_file.size = destination.stat().st_size
+                analysis_file.size = uploaded_file_store(uploaded_file, destination)
                 analysis_file.save(update_fields=["name_on_disk", "size"])
             except BaseException:
                 destination.unlink(missing_ok=True)

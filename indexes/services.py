@@ -9,7 +9,9 @@ through `index_finalize`, so the same rules apply to both.
 import gzip
 import hashlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import time
 from contextlib import contextmanager
@@ -39,6 +41,7 @@ from refs.models import OTU, Reference
 from refs.permissions import reference_get_visible, reference_rights_check
 from refs.reference_files import reference_file_chunks
 from virtool_site.errors import BadRequest, Conflict
+from virtool_site.files import uploaded_file_store
 from virtool_site.models import Job
 from virtool_site.services import job_create, job_update
 from virtool_site.tasks_queue import task_enqueue
@@ -199,6 +202,41 @@ def _build_lock(index_id: str):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+#: Holds the process group id of a running bowtie2-build, in the index directory.
+BOWTIE2_GROUP_FILE = "bowtie2-build.pgid"
+
+
+def bowtie2_orphan_stop(directory: Path, *, timeout: float = 10.0) -> None:
+    """Stop a bowtie2-build left running by a worker that died mid-build.
+
+    A killed worker's bowtie2-build outlives it and would go on writing into the directory the
+    redelivered build is about to use. Its process group is recorded when it starts; the group
+    is killed here unless its leader's pid now belongs to some other program.
+    """
+    try:
+        group = int((directory / BOWTIE2_GROUP_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    try:
+        leader = Path(f"/proc/{group}/cmdline").read_bytes()
+    except OSError:
+        leader = None  # the wrapper is gone; the real builder may still be running in its group
+    if leader is not None and b"bowtie2" not in leader:
+        return
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    logger.warning("bowtie2-build process group %s did not stop within %ss", group, timeout)
+
+
 def index_files_write(index: Index) -> list[tuple[str, str, int]]:
     """Write reference.fa.gz, reference.json.gz and the bowtie2 files; returns (name, type, size).
 
@@ -208,6 +246,7 @@ def index_files_write(index: Index) -> list[tuple[str, str, int]]:
     """
     directory = index_directory(index)
     if directory.exists():
+        bowtie2_orphan_stop(directory)
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     fasta_path = directory / "reference.fa"
@@ -231,9 +270,14 @@ def index_files_write(index: Index) -> list[tuple[str, str, int]]:
     ]
     with open(log_path, "wb") as log:
         try:
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, cwd=directory)
+            # Its own process group, so that the wrapper script and the real builder it starts
+            # can be stopped together (see bowtie2_orphan_stop).
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=log, cwd=directory, start_new_session=True
+            )
         except OSError as error:
             raise IndexBuildError(f"Could not run bowtie2-build: {error}", details={"command": command}) from error
+        (directory / BOWTIE2_GROUP_FILE).write_text(str(process.pid))
         try:
             gzip_copy(fasta_path, directory / "reference.fa.gz", level=FASTA_GZIP_LEVEL)
             reference_json_write(index, directory / "reference.json.gz")
@@ -252,6 +296,7 @@ def index_files_write(index: Index) -> list[tuple[str, str, int]]:
         )
     fasta_path.unlink()
     log_path.unlink()
+    (directory / BOWTIE2_GROUP_FILE).unlink(missing_ok=True)
     _job_progress(index, 0.9)
     logger.info(
         "index %s: FASTA %.2fs; bowtie2-build %.2fs, during which reference.fa.gz and "
@@ -386,18 +431,9 @@ def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> Index
         if IndexFile.objects.filter(index=index, name=name).exists():
             raise Conflict("File name already exists")
         destination = index_file_path(index, name)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        temporary_path = getattr(uploaded_file, "temporary_file_path", None)
-        if temporary_path:
-            shutil.move(temporary_path(), destination)
-        else:
-            with open(destination, "wb") as handle:
-                for chunk in uploaded_file.chunks():
-                    handle.write(chunk)
+        size = uploaded_file_store(uploaded_file, destination)
         try:
-            index_file = IndexFile.objects.create(
-                index=index, name=name, type=file_type, size=destination.stat().st_size
-            )
+            index_file = IndexFile.objects.create(index=index, name=name, type=file_type, size=size)
         except Exception:
             destination.unlink(missing_ok=True)
             raise

@@ -3,6 +3,7 @@
 import gzip
 import os
 import re
+import shutil
 import zlib
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def upload_declared_size_check(request, *, max_bytes: int | None = None) -> None
         declared = 0
     if declared > max_bytes + 64 * 1024:  # allow for the multipart envelope
         raise PayloadTooLarge(f"File is larger than the limit of {max_bytes} bytes")
+
+
+def uploaded_file_store(uploaded_file, destination: Path) -> int:
+    """Put an uploaded file at `destination` (moved when it was spooled to disk); its size."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary_path = getattr(uploaded_file, "temporary_file_path", None)
+    if temporary_path:
+        shutil.move(temporary_path(), destination)
+    else:
+        with open(destination, "wb") as handle:
+            for chunk in uploaded_file.chunks():
+                handle.write(chunk)
+    return destination.stat().st_size
 
 
 class GzipTooLarge(Exception):

@@ -233,27 +233,16 @@ def group_update_permissions(*, group, permissions: dict):
 
 def upload_create(*, user: User, name: str, upload_type: str, uploaded_file) -> "Upload":
     """Keep an uploaded file under DATA_DIR/uploads/{id}; the row and the file appear together."""
-    import shutil
-
-    from virtool_site.files import data_path, safe_file_name
+    from virtool_site.files import data_path, safe_file_name, uploaded_file_store
     from virtool_site.ids import random_id
     from virtool_site.models import Upload
 
     name = safe_file_name(name)
     upload_id = f"{random_id()}-{name}"
     destination = data_path("uploads", upload_id)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary_path = getattr(uploaded_file, "temporary_file_path", None)
-    if temporary_path:
-        shutil.move(temporary_path(), destination)
-    else:
-        with open(destination, "wb") as handle:
-            for chunk in uploaded_file.chunks():
-                handle.write(chunk)
+    size = uploaded_file_store(uploaded_file, destination)
     try:
-        return Upload.objects.create(
-            id=upload_id, name=name, type=upload_type, size=destination.stat().st_size, user=user, ready=True
-        )
+        return Upload.objects.create(id=upload_id, name=name, type=upload_type, size=size, user=user, ready=True)
     except Exception:
         destination.unlink(missing_ok=True)
         raise
