@@ -103,6 +103,20 @@ def test_delete_reference_removes_everything(imported):
     assert not Change.objects.filter(reference_id=imported.id).exists()
 
 
+def test_delete_reference_finishes_a_deletion_whose_task_never_ran(imported, admin_user):
+    from refs.transfer import reference_delete
+    from virtool_site.services import process_fail
+
+    process = reference_delete(user=admin_user, reference=imported, queue=False)
+    process_fail(process_id=process.id, error="Task queue unavailable")
+    assert not Reference.objects.filter(id=imported.id).exists(), "hidden at once"
+
+    out, _ = run("delete_reference", imported.id, "--noinput")
+    assert f"Deleted From disk ({imported.id})" in out
+    assert not Reference.all_objects.filter(id=imported.id).exists()
+    assert not Sequence.objects.filter(otu__reference_id=imported.id).exists()
+
+
 def test_delete_reference_asks_first(imported, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
     with pytest.raises(CommandError, match="cancelled"):

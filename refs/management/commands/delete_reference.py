@@ -4,8 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from refs.management.commands._progress import TqdmProgress, command_user
 from refs.models import Reference
-from refs.transfer import reference_delete, reference_delete_run
+from refs.transfer import DELETE_STEPS, reference_delete, reference_delete_run
 from virtool_site.models import Process
+from virtool_site.services import process_create
 
 
 class Command(BaseCommand):
@@ -19,14 +20,23 @@ class Command(BaseCommand):
 
     def handle(self, *args, ref_id, user, noinput, no_progress, **options):
         actor = command_user(user)
-        reference = Reference.objects.filter(id=ref_id).first()
+        # Hidden references are included: a deletion accepted while its task could not run
+        # (the queue was down, or the task failed for good) is finished here.
+        reference = Reference.all_objects.filter(id=ref_id).first()
         if reference is None:
             raise CommandError(f"No reference {ref_id}")
         if not noinput:
             answer = input(f"Delete {reference.name} ({reference.id}) with all its OTUs, history and indexes? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 raise CommandError("Deletion cancelled")
-        process = reference_delete(user=actor, reference=reference, queue=False)
+        if reference.deleted and reference.process is not None:
+            process = reference.process
+        elif reference.deleted:
+            process = process_create(
+                process_type="delete_reference", steps=DELETE_STEPS, user=actor, context={"ref_id": reference.id}
+            )
+        else:
+            process = reference_delete(user=actor, reference=reference, queue=False)
         progress = TqdmProgress(self.stderr, disable=no_progress)
         try:
             reference_delete_run(reference_id=reference.id, process_id=process.id, extra=progress)
