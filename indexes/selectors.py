@@ -22,7 +22,8 @@ from virtool_site.errors import InsufficientRights, NotFound
 from virtool_site.files import data_path
 
 #: The files a complete index has. Virtool's docs name the fourth bowtie2 file
-#: `reference.4.bt4` (a typo); both that name and the real `reference.4.bt2` are accepted.
+#: `reference.4.bt4` (a typo); both that name and the real `reference.4.bt2` are accepted, and
+#: the file is kept as `reference.4.bt2`, the name bowtie2 looks for.
 INDEX_FILE_TYPES = {
     "reference.json.gz": IndexFile.Type.JSON,
     "reference.fa.gz": IndexFile.Type.FASTA,
@@ -42,7 +43,10 @@ BOWTIE2_FILE_NAMES = (
     "reference.rev.1.bt2",
     "reference.rev.2.bt2",
 )
-#: Required for finalizing, each with the names that satisfy it.
+#: Names accepted on upload that are stored under another name.
+INDEX_FILE_STORED_NAMES = {"reference.4.bt4": "reference.4.bt2"}
+#: Required for finalizing, each with the names that satisfy it (rows stored before uploads
+#: were renamed may still say `reference.4.bt4`).
 REQUIRED_INDEX_FILES = {
     "reference.json.gz": ("reference.json.gz",),
     "reference.fa.gz": ("reference.fa.gz",),

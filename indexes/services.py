@@ -25,6 +25,7 @@ from history.models import Change
 from indexes.models import Index, IndexFile
 from indexes.selectors import (
     BOWTIE2_FILE_NAMES,
+    INDEX_FILE_STORED_NAMES,
     INDEX_FILE_TYPES,
     consistent_read,
     dead_builds,
@@ -424,6 +425,7 @@ def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> Index
     file_type = INDEX_FILE_TYPES.get(name)
     if file_type is None:
         raise BadRequest("Unsupported index file name")
+    name = INDEX_FILE_STORED_NAMES.get(name, name)
     with transaction.atomic():
         index = index_for_job_api(user=user, index_id=index_id, lock=True)
         if index.ready:

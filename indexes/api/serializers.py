@@ -114,7 +114,7 @@ class IndexCreateSerializer(serializers.Serializer):
 
 
 class IndexListQuerySerializer(serializers.Serializer):
-    ready = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ready = serializers.BooleanField(required=False)
 
 
 class UnbuiltStatsSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from indexes.api import serializers as s
 from indexes.models import Index, IndexFile
 from refs.permissions import reference_get_visible, references_visible
 from virtool_site.api.mixins import BoundedUploadMixin
-from virtool_site.api.pagination import query_validate
+from virtool_site.api.pagination import PageQuerySerializer, query_validate
 from virtool_site.api.permissions import IsJob
 from virtool_site.api.schema import errors, responses
 from virtool_site.api.views import PagedListView
@@ -44,10 +44,8 @@ def _page_serializer(name: str, document_serializer, *, stats: bool) -> type[ser
 IndexPageSerializer = _page_serializer("IndexPage", s.IndexListSerializer, stats=True)
 IndexChangePageSerializer = _page_serializer("IndexChangePage", ChangeSerializer, stats=False)
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="Page number of results to return (from 1)"),
-    OpenApiParameter("per_page", int, description="Number of documents to return per page"),
-]
+#: `page` (from 1) and `per_page` (1 to PAGE_SIZE_MAX), with the bounds the pagination checks.
+PAGE_PARAMETERS = [PageQuerySerializer]
 
 
 def _detail(index: Index) -> Index:

@@ -82,6 +82,13 @@ class TestUpload:
         assert response.status_code == 201
         assert response.json()["type"] == file_type
 
+    def test_the_spec_spelling_reference_4_bt4_is_kept_under_the_name_bowtie2_reads(self, runner, external):
+        index = external[0]
+        response = upload(runner, index.id, "reference.4.bt4")
+        assert response.status_code == 201 and response.json()["name"] == "reference.4.bt2"
+        assert (index_directory(index) / "reference.4.bt2").exists()
+        assert upload(runner, index.id, "reference.4.bt2").status_code == 409
+
     def test_administrator_may_upload(self, admin_client, external):
         assert upload(admin_client, external[0].id, "reference.1.bt2").status_code == 201
 
