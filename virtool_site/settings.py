@@ -78,7 +78,9 @@ if not env.str("DATABASE_URL", default=""):
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'virtool.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Persistent connections save a connection setup per request on PostgreSQL; SQLite gains nothing.
+_persistent_default = 60 if DATABASES["default"]["ENGINE"].endswith("postgresql") else 0
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=_persistent_default)
 # A persistent connection (CONN_MAX_AGE > 0) broken by a database restart is noticed and
 # replaced at the start of the next request instead of failing it.
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))

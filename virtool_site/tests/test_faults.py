@@ -225,9 +225,9 @@ class Gunicorn:
         deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(self.url("/api/health"), timeout=2)
+                requests.get(self.url("/api/health"), timeout=10)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError(f"gunicorn did not start:\n{self.log()}") from None
                 time.sleep(0.1)
