@@ -4,7 +4,8 @@ import factory
 
 from analyses.models import Analysis, NuVsBlast, Sample, Workflow
 from indexes.models import Index
-from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from refs.models import Sequence
+from refs.tests import factories as refs_factories
 from virtool_site.tests.factories import UserFactory
 
 
@@ -13,52 +14,24 @@ def random_nucleotides(length: int, seed: int | None = None) -> str:
     return "".join(generator.choice("ACGT") for _ in range(length))
 
 
-class ReferenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Reference
-        skip_postgeneration_save = True
-
+class ReferenceFactory(refs_factories.ReferenceFactory):
     name = factory.Sequence(lambda n: f"Plant viruses {n}")
-    user = factory.SubFactory(UserFactory)
-    public = False
-
-    @factory.post_generation
-    def owner_rights(reference, create, extracted, **kwargs):
-        if create and reference.user is not None:
-            ReferenceUser.objects.create(
-                reference=reference, user=reference.user, build=True, modify=True, modify_otu=True, remove=True
-            )
 
 
-class OTUFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = OTU
-
+class OTUFactory(refs_factories.OTUFactory):
     reference = factory.SubFactory(ReferenceFactory)
-    name = factory.Sequence(lambda n: f"Virus {n}")
-    abbreviation = factory.Sequence(lambda n: f"V{n}")
-    version = 0
     verified = True
 
 
-class IsolateFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Isolate
-
+class IsolateFactory(refs_factories.IsolateFactory):
     otu = factory.SubFactory(OTUFactory)
-    isolate_id = factory.Sequence(lambda n: f"iso{n:05d}")
     position = 0
-    source_type = "isolate"
     source_name = factory.Sequence(lambda n: f"A{n}")
     default = True
 
 
-class SequenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Sequence
-
+class SequenceFactory(refs_factories.SequenceFactory):
     isolate = factory.SubFactory(IsolateFactory)
-    otu = factory.SelfAttribute("isolate.otu")
     position = 0
     accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
     definition = factory.Sequence(lambda n: f"Virus segment {n}, complete sequence")

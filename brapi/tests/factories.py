@@ -10,9 +10,9 @@ import os
 import factory
 
 from indexes.models import Index
-from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from refs.models import OTU, Reference
+from refs.tests import factories as refs_factories
 from virtool_site.ids import random_id
-from virtool_site.tests.factories import UserFactory
 
 _BASES = b"ACGT"
 _TABLE = bytes(_BASES[i & 3] for i in range(256))
@@ -22,54 +22,27 @@ def random_bases(length: int) -> str:
     return os.urandom(length).translate(_TABLE).decode("ascii")
 
 
-class ReferenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Reference
-        skip_postgeneration_save = True
-
+class ReferenceFactory(refs_factories.ReferenceFactory):
     name = factory.Sequence(lambda n: f"Plant viruses {n}")
-    data_type = "genome"
-    organism = "virus"
-    public = False
-    user = factory.SubFactory(UserFactory)
-
-    @factory.post_generation
-    def creator_rights(reference, create, extracted, **kwargs):
-        if create and reference.user is not None and extracted is not False:
-            ReferenceUser.objects.create(
-                reference=reference, user=reference.user, build=True, modify=True, modify_otu=True, remove=True
-            )
 
 
-class OTUFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = OTU
-
+class OTUFactory(refs_factories.OTUFactory):
     reference = factory.SubFactory(ReferenceFactory)
     name = factory.Sequence(lambda n: f"Test virus {n}")
     abbreviation = factory.Sequence(lambda n: f"TV{n}")
     verified = True
-    version = 0
 
 
-class IsolateFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Isolate
-
+class IsolateFactory(refs_factories.IsolateFactory):
     otu = factory.SubFactory(OTUFactory)
     isolate_id = factory.LazyFunction(random_id)
     position = 0
-    source_type = "isolate"
     source_name = factory.Sequence(lambda n: f"A{n}")
     default = True
 
 
-class SequenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Sequence
-
+class SequenceFactory(refs_factories.SequenceFactory):
     isolate = factory.SubFactory(IsolateFactory)
-    otu = factory.SelfAttribute("isolate.otu")
     position = 0
     accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
     definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")

@@ -148,10 +148,12 @@ def test_memory_stays_flat_whatever_the_chromosome_length(monkeypatch):
         finally:
             tracemalloc.stop()
 
-    small = peak(50_000)
-    large = peak(400_000)
-    assert large < small * 1.5 + 64 * 1024, (small, large)
-    assert large < 400_000  # far less than the chromosome
+    # The buffers above add up to well under 320 KiB; how full they are at the peak depends on
+    # thread scheduling, so each import is held to that fixed bound rather than to the other.
+    bound = 320 * 1024
+    medium, large = peak(400_000), peak(1_600_000)
+    assert medium < bound and large < bound, (medium, large)
+    assert large < 1_600_000 / 4  # far less than the chromosome
 
 
 def test_service_requires_a_name():

@@ -11,9 +11,10 @@ import factory
 from history.services import change_build
 from indexes.models import Index
 from refs.documents import otu_document_load
-from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from refs.models import OTU, Reference, Sequence
+from refs.tests import factories as refs_factories
+from refs.tests.factories import ReferenceFactory
 from virtool_site.ids import random_id
-from virtool_site.tests.factories import UserFactory
 
 
 def random_bases(length: int, *, seed: int | None = None) -> str:
@@ -21,59 +22,25 @@ def random_bases(length: int, *, seed: int | None = None) -> str:
     return "".join(rng.choice("ACGT") for _ in range(length))
 
 
-class ReferenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Reference
-        skip_postgeneration_save = True
-
-    name = factory.Sequence(lambda n: f"Reference {n}")
-    data_type = "genome"
-    organism = "virus"
-    user = factory.SubFactory(UserFactory)
-
-    @factory.post_generation
-    def creator_rights(reference, create, extracted, **kwargs):
-        """The creator holds every right, as `refs.services.reference_create` grants."""
-        if create and reference.user is not None and extracted is not False:
-            ReferenceUser.objects.create(
-                reference=reference, user=reference.user, build=True, modify=True, modify_otu=True, remove=True
-            )
-
-
-class OTUFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = OTU
-
-    reference = factory.SubFactory(ReferenceFactory)
+class OTUFactory(refs_factories.OTUFactory):
     name = factory.Sequence(lambda n: f"Test virus {n}")
     abbreviation = factory.Sequence(lambda n: f"TV{n}")
     verified = True
-    version = 0
 
 
-class IsolateFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Isolate
-
+class IsolateFactory(refs_factories.IsolateFactory):
     otu = factory.SubFactory(OTUFactory)
     isolate_id = factory.LazyFunction(random_id)
     position = 0
-    source_type = "isolate"
     source_name = factory.Sequence(lambda n: f"A{n}")
     default = True
 
 
-class SequenceFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Sequence
-
+class SequenceFactory(refs_factories.SequenceFactory):
     isolate = factory.SubFactory(IsolateFactory)
-    otu = factory.SelfAttribute("isolate.otu")
     position = 0
-    accession = factory.Sequence(lambda n: f"NC_{n:06d}")
     definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")
     host = "Plant"
-    segment = None
     sequence = factory.LazyFunction(lambda: random_bases(300))
 
 
