@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from brapi import services
 from brapi.models import ExternalReference, Reference, ReferenceChunk, ReferenceSet, Search
+from brapi.selectors import referencesets_visible
 from brapi.storage import bases_read
 
 PREVIEW_BASES = 120
@@ -29,6 +30,14 @@ def _deleted_summary(queryset_sets=None, queryset_references=None):
     counts["references"] = references.count()
     counts["bases chunks"] = ReferenceChunk.objects.filter(reference__in=references.values("id")).count()
     return objects, counts, set(), []
+
+
+def _visible_sets(request, queryset, lookup: str = "id"):
+    """What the BrAPI API would show the user: Django's model permissions open these pages to
+    staff, but a set published from a Virtool reference they may not see stays hidden."""
+    if request.user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{lookup}__in": referencesets_visible(request.user).values("id")})
 
 
 class ExternalReferenceInline(admin.TabularInline):
@@ -71,7 +80,8 @@ class ReferenceSetAdmin(admin.ModelAdmin):
     actions = ["republish"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_reference_count=Count("references"))
+        queryset = _visible_sets(request, super().get_queryset(request))
+        return queryset.annotate(_reference_count=Count("references"))
 
     @admin.display(description="references", ordering="_reference_count")
     def reference_count(self, obj):
@@ -147,6 +157,9 @@ class ReferenceAdmin(admin.ModelAdmin):
         more = f"… ({obj.length:,} bases)" if obj.length > PREVIEW_BASES else ""
         return format_html("<code>{}</code>{}", preview, more)
 
+    def get_queryset(self, request):
+        return _visible_sets(request, super().get_queryset(request), lookup="reference_set")
+
     def get_deleted_objects(self, objs, request):
         queryset = objs if hasattr(objs, "filter") else Reference.objects.filter(pk__in=[o.pk for o in objs])
         return _deleted_summary(queryset_references=queryset)
@@ -161,6 +174,10 @@ class SearchAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "user", "created_at", "expires_at")
     list_filter = ("kind",)
     readonly_fields = ("id", "kind", "criteria", "page_size", "user", "created_at", "expires_at")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
 
     def has_add_permission(self, request):
         return False

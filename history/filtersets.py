@@ -12,9 +12,13 @@ PAGE_PARAMETERS = ("page", "per_page", "format")
 
 
 def filterset_apply(filterset_class, request, queryset: QuerySet) -> QuerySet:
-    filterset = filterset_class(data=request.query_params, queryset=queryset, request=request)
     unknown = set(request.query_params) - set(filterset_class.base_filters) - set(PAGE_PARAMETERS)
     errors = {key: ["Unknown query parameter"] for key in sorted(unknown)}
+    if not errors and request.query_params.keys().isdisjoint(filterset_class.base_filters):
+        # None of the filters is given: nothing to validate or filter (and a filterset with its
+        # form costs more than the list's own queries).
+        return queryset.all()
+    filterset = filterset_class(data=request.query_params, queryset=queryset, request=request)
     if not filterset.is_valid():
         for field, field_errors in filterset.errors.get_json_data().items():
             errors[field] = [e["message"] for e in field_errors]

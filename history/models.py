@@ -30,6 +30,10 @@ class Change(models.Model):
         indexes = [
             models.Index(fields=["otu_id", "otu_version"]),
             models.Index(fields=["reference_id", "index"]),
+            # The history lists' order, so that a page is read from an index instead of
+            # sorting every change of the reference (or of every reference) first.
+            models.Index(fields=["reference_id", "-created_at", "-otu_version", "-id"], name="history_ref_newest_idx"),
+            models.Index(fields=["-created_at", "-otu_version", "-id"], name="history_newest_idx"),
         ]
 
     def __str__(self):

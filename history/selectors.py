@@ -28,26 +28,47 @@ def otu_document_at_version(*, otu_id: str, version: int, current: dict | None) 
     return document
 
 
+#: What a change shows in lists (everything but its diff), with the names of its user and index.
+#: A diff is the whole OTU document for creations, imports and removals, so lists never load it,
+#: and the index's manifest (every OTU of the reference) or the user's row is not loaded either.
+CHANGE_LIST_FIELDS = (
+    "id",
+    "method_name",
+    "description",
+    "otu_id",
+    "otu_name",
+    "otu_version",
+    "reference_id",
+    "created_at",
+    "user",
+    "user__username",
+    "index",
+    "index__version",
+)
+
+
+def changes_shown(queryset: QuerySet[Change], *, diff: bool = False) -> QuerySet[Change]:
+    """The changes with what the API shows of them; their diffs only when asked for."""
+    fields = (*CHANGE_LIST_FIELDS, "diff") if diff else CHANGE_LIST_FIELDS
+    return queryset.select_related("user", "index").only(*fields)
+
+
 def changes_list(*, reference_ids) -> QuerySet[Change]:
     """Changes of the given references (an iterable or a values queryset), newest first."""
-    return (
-        Change.objects.filter(reference_id__in=reference_ids)
-        .select_related("user", "index")
-        .order_by("-created_at", "-otu_version", "-id")
+    return changes_shown(Change.objects.filter(reference_id__in=reference_ids)).order_by(
+        "-created_at", "-otu_version", "-id"
     )
 
 
 def otu_changes(*, otu_id: str, reference_ids) -> list[Change]:
     """An OTU's changes, newest version first."""
     return list(
-        Change.objects.filter(otu_id=otu_id, reference_id__in=reference_ids)
-        .select_related("user", "index")
-        .order_by("-otu_version")
+        changes_shown(Change.objects.filter(otu_id=otu_id, reference_id__in=reference_ids)).order_by("-otu_version")
     )
 
 
 def change_get(*, change_id: str, reference_ids) -> Change | None:
-    return Change.objects.filter(id=change_id, reference_id__in=reference_ids).select_related("user", "index").first()
+    return changes_shown(Change.objects.filter(id=change_id, reference_id__in=reference_ids), diff=True).first()
 
 
 def reference_contributors(*, reference_id: str) -> list[dict]:
@@ -62,4 +83,11 @@ def reference_contributors(*, reference_id: str) -> list[dict]:
 
 
 def otu_most_recent_change(*, otu_id: str) -> Change | None:
-    return Change.objects.filter(otu_id=otu_id).select_related("user").order_by("-otu_version").first()
+    """The OTU's latest change, without its diff (an OTU document shows only its summary)."""
+    return (
+        Change.objects.filter(otu_id=otu_id)
+        .select_related("user")
+        .only("id", "method_name", "description", "created_at", "user", "user__username")
+        .order_by("-otu_version")
+        .first()
+    )

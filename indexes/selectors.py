@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from history.models import Change
-from history.selectors import otu_document_at_version
+from history.selectors import changes_shown, otu_document_at_version
 from indexes.models import Index, IndexFile
 from refs.documents import otu_document, otu_document_load, otus_with_children
 from refs.models import OTU, Sequence
@@ -81,16 +82,18 @@ def indexes_visible(user) -> QuerySet[Index]:
 def index_for_request(*, user, index_id: str) -> Index:
     """The index a user (if they see its reference) or its own job runner may read.
 
+    Without its manifest (an entry per OTU of the reference), which only the detail reads.
+
     A job runner gets 404 for an index that does not exist and 403 for another job's index.
     """
     if getattr(user, "is_job", False):
-        index = Index.objects.select_related("reference", "user").filter(id=index_id).first()
+        index = Index.objects.select_related("reference", "user").defer("manifest").filter(id=index_id).first()
         if index is None:
             raise NotFound()
         if index.job_id != user.job.id:
             raise InsufficientRights()
         return index
-    index = indexes_visible(user).select_related("reference", "user").filter(id=index_id).first()
+    index = indexes_visible(user).select_related("reference", "user").defer("manifest").filter(id=index_id).first()
     if index is None:
         raise NotFound()
     return index
@@ -114,15 +117,23 @@ def index_for_job_api(*, user, index_id: str, lock: bool = False) -> Index:
 
 
 def index_list_queryset(queryset: QuerySet[Index]) -> QuerySet[Index]:
-    """List documents in one query: change counts come from a join on the index's changes."""
+    """List documents in one query: change counts are subqueries on each index's changes (no
+    join and grouping of every change of every index, so counting the list stays cheap), and
+    the manifest is not loaded."""
+    changes = Change.objects.filter(index=OuterRef("pk")).order_by().values("index")
     return (
         queryset.select_related("user")
+        .defer("manifest")
         .annotate(
-            change_count=Count("changes", distinct=True),
-            modified_otu_count=Count("changes__otu_id", distinct=True),
+            change_count=_subquery_count(changes.annotate(count=Count("*"))),
+            modified_otu_count=_subquery_count(changes.annotate(count=Count("otu_id", distinct=True))),
         )
         .order_by("-created_at", "-version")
     )
+
+
+def _subquery_count(counted: QuerySet):
+    return Coalesce(Subquery(counted.values("count"), output_field=IntegerField()), Value(0))
 
 
 def unbuilt_stats(*, reference_ids) -> dict:
@@ -140,39 +151,44 @@ def unbuilt_stats(*, reference_ids) -> dict:
 
 
 def index_changes(index: Index) -> QuerySet[Change]:
-    return Change.objects.filter(index=index).select_related("user", "index").order_by("otu_name", "-otu_version")
+    return changes_shown(Change.objects.filter(index=index)).order_by("otu_name", "-otu_version")
 
 
 # Detail ------------------------------------------------------------------------------------
 
 
 def index_detail(index: Index) -> Index:
-    """Attach what the detail document shows: counts, contributors, changed OTUs and files."""
+    """Attach what the detail document shows: counts, contributors, changed OTUs and files.
+
+    Three queries whatever the size of the index: its changes (three small columns of each,
+    from which the counts come too), the contributors, the files.
+    """
     changes = Change.objects.filter(index=index)
-    counts = changes.aggregate(change_count=Count("id"), modified_otu_count=Count("otu_id", distinct=True))
-    index.change_count = counts["change_count"]
-    index.modified_otu_count = counts["modified_otu_count"]
+    counts: dict[str, int] = {}
+    latest: dict[str, tuple[int, str]] = {}
+    for otu_id, name, version in changes.order_by().values_list("otu_id", "otu_name", "otu_version"):
+        counts[otu_id] = counts.get(otu_id, 0) + 1
+        seen = latest.get(otu_id)
+        if seen is None or version > seen[0]:
+            # The name at the OTU's latest change is its current one.
+            latest[otu_id] = (version, name)
+    index.change_count = sum(counts.values())
+    index.modified_otu_count = len(counts)
     index.contributors = [
         {"id": row["user__username"], "count": row["count"]}
-        for row in changes.values("user__username").annotate(count=Count("id")).order_by("-count", "user__username")
-        if row["user__username"] is not None
+        for row in changes.filter(user__isnull=False)
+        .values("user__username")
+        .annotate(count=Count("id"))
+        .order_by("-count", "user__username")
     ]
-    otus: dict[str, dict] = {}
-    for otu_id, name, version in changes.order_by("otu_id", "-otu_version").values_list(
-        "otu_id", "otu_name", "otu_version"
-    ):
-        entry = otus.get(otu_id)
-        if entry is None:
-            # The first row of an OTU is its latest change: its name is the current one.
-            otus[otu_id] = {
-                "id": otu_id,
-                "name": name,
-                "version": index.manifest.get(otu_id, version),
-                "change_count": 1,
-            }
-        else:
-            entry["change_count"] += 1
-    index.changed_otus = sorted(otus.values(), key=lambda otu: (otu["name"].lower(), otu["id"]))
+    manifest = index.manifest
+    # By name (case-insensitive), then id: sorted as plain tuples, without a key function call
+    # per OTU (an index may hold thousands).
+    ordered = sorted((name.lower(), otu_id, name, version) for otu_id, (version, name) in latest.items())
+    index.changed_otus = [
+        {"id": otu_id, "name": name, "version": manifest.get(otu_id, version), "change_count": counts[otu_id]}
+        for _, otu_id, name, version in ordered
+    ]
     index.file_list = list(IndexFile.objects.filter(index=index).order_by("id"))
     return index
 

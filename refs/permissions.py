@@ -6,7 +6,10 @@ their groups' entries; administrators hold every right. Every path (REST, admin,
 history, indexes) asks these functions.
 """
 
+from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from refs.models import Reference, ReferenceGroup, ReferenceUser
 from virtool_site.errors import InsufficientRights, NotFound
@@ -20,19 +23,34 @@ def _is_user(user) -> bool:
     return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
 
 
+def _shared_reference_ids_sql(connection) -> str:
+    """Ids of the references shared with a user (params: the user's pk, twice): through their
+    own rights entries, and through the entries of the groups they belong to."""
+    quote = connection.ops.quote_name
+    memberships = get_user_model().groups.through._meta
+    return (
+        f"SELECT ru.{quote('reference_id')} FROM {quote(ReferenceUser._meta.db_table)} ru "
+        f"WHERE ru.{quote('user_id')} = %s "
+        f"UNION ALL SELECT rg.{quote('reference_id')} FROM {quote(ReferenceGroup._meta.db_table)} rg "
+        f"INNER JOIN {quote(memberships.db_table)} ug ON ug.{quote('group_id')} = rg.{quote('group_id')} "
+        f"WHERE ug.{quote('user_id')} = %s"
+    )
+
+
 def references_visible(user) -> QuerySet[Reference]:
-    """Live references the user may see (anonymous users: public ones)."""
+    """Live references the user may see (anonymous users: public ones).
+
+    Every read of the API filters with this, often more than once per request, so the shared
+    part is one self-contained SQL subquery: the ORM equivalent (two `__in` subqueries, one
+    through the group join) cost more to build and compile than to run.
+    """
     references = Reference.objects.all()
     if user is not None and getattr(user, "is_superuser", False):
         return references
     if not _is_user(user):
         return references.filter(public=True)
-    return references.filter(
-        Q(public=True)
-        | Q(user=user)
-        | Q(id__in=ReferenceUser.objects.filter(user=user).values("reference_id"))
-        | Q(id__in=ReferenceGroup.objects.filter(group__user=user).values("reference_id"))
-    )
+    shared = RawSQL(_shared_reference_ids_sql(connections[references.db]), (user.pk, user.pk))
+    return references.filter(Q(public=True) | Q(user_id=user.pk) | Q(id__in=shared))
 
 
 def reference_get_visible(*, user, reference_id: str) -> Reference:

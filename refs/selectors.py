@@ -1,12 +1,14 @@
 """Reading references and OTUs for the API, in a fixed number of queries per request."""
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from functools import cache
+
+from django.db.models import BooleanField, Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from history.models import Change
 from history.selectors import otu_most_recent_change, reference_contributors
 from indexes.models import Index, IndexFile
-from refs.documents import otu_document, otu_issues, otus_with_children
+from refs.documents import otu_issues
 from refs.models import OTU, Isolate, Reference, ReferenceGroup, ReferenceUser, Sequence
 from refs.permissions import references_visible
 from virtool_site.errors import NotFound
@@ -18,16 +20,29 @@ def _count(queryset: QuerySet, group_field: str):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def references_annotated(queryset: QuerySet[Reference]) -> QuerySet[Reference]:
-    return queryset.select_related("user").annotate(
-        otu_count=_count(OTU.objects.filter(reference=OuterRef("pk")), "reference"),
-        unbuilt_change_count=_count(
+@cache
+def _reference_annotations() -> dict:
+    """The annotations of a reference row, built once: an expression is copied when a queryset
+    resolves it, so the same ones serve every request (building them cost as much as running
+    the query)."""
+    return {
+        "otu_count": _count(OTU.objects.filter(reference=OuterRef("pk")), "reference"),
+        "unbuilt_change_count": _count(
             Change.objects.filter(reference_id=OuterRef("pk"), index__isnull=True), "reference_id"
         ),
-        latest_build_id=Subquery(
+        "latest_build_id": Subquery(
             Index.objects.filter(reference=OuterRef("pk"), ready=True).order_by("-version").values("id")[:1]
         ),
-    )
+    }
+
+
+@cache
+def _has_json_annotation() -> Exists:
+    return Exists(IndexFile.objects.filter(index=OuterRef("pk"), type=IndexFile.Type.JSON))
+
+
+def references_annotated(queryset: QuerySet[Reference]) -> QuerySet[Reference]:
+    return queryset.select_related("user").annotate(**_reference_annotations())
 
 
 def references_list(*, user) -> QuerySet[Reference]:
@@ -45,7 +60,8 @@ def references_attach(references: list[Reference], *, detail: bool = False) -> l
             index.id: index
             for index in Index.objects.filter(id__in=build_ids)
             .select_related("user")
-            .annotate(has_json=Exists(IndexFile.objects.filter(index=OuterRef("pk"), type=IndexFile.Type.JSON)))
+            .only("id", "version", "created_at", "user", "user__username")
+            .annotate(has_json=_has_json_annotation())
         }
     for reference in references:
         reference.latest_build = builds.get(getattr(reference, "latest_build_id", None))
@@ -78,40 +94,54 @@ def reference_members(*, reference: Reference, kind: str) -> list:
 # OTUs --------------------------------------------------------------------------------------
 
 
+#: What an OTU list item shows (not the schema or anything else of the row).
+OTU_LIST_FIELDS = ("id", "name", "abbreviation", "verified", "version", "reference_id")
+
+
 def otus_list(*, reference: Reference) -> QuerySet[OTU]:
-    return OTU.objects.filter(reference=reference).order_by("name", "id")
+    return OTU.objects.filter(reference=reference).only(*OTU_LIST_FIELDS).order_by("name", "id")
 
 
 def otus_attach_issues(otus: list[OTU]) -> list[OTU]:
-    """Set `issues` (as `otu_issues` gives them) on a page of OTUs, in two queries whatever its
-    size, without loading sequence data."""
-    ids = [otu.id for otu in otus]
-    isolates: dict[str, list[tuple[str, int]]] = {otu_id: [] for otu_id in ids}
-    if ids:
-        rows = (
-            Isolate.objects.filter(otu_id__in=ids)
-            .order_by("otu_id", "position")
-            .annotate(sequence_count=Count("sequences"))
-            .values_list("otu_id", "isolate_id", "sequence_count")
-        )
-        for otu_id, isolate_id, count in rows:
-            isolates[otu_id].append((isolate_id, count))
+    """Set `issues` (as `otu_issues` gives them) on a page of OTUs, in at most one query
+    whatever its size, without loading sequence data: a row per sequence of the page's
+    unverified OTUs' isolates (or per isolate without sequences), flagged when empty.
+
+    A verified OTU has no issues: every write keeps `verified` equal to "`otu_issues` finds
+    none" (refs.services, imports, clones, remotes, reverts), so only unverified OTUs are read.
+    """
+    ids = [otu.id for otu in otus if not otu.verified]
+    counts: dict[str, dict[str, int]] = {otu_id: {} for otu_id in ids}
     empty_sequences: dict[str, list[str]] = {otu_id: [] for otu_id in ids}
     if ids:
         rows = (
-            Sequence.objects.filter(otu_id__in=ids, sequence__regex=r"^\s*$")
-            .order_by("isolate__position", "position")
-            .values_list("otu_id", "id")
+            Isolate.objects.filter(otu_id__in=ids)
+            .annotate(
+                sequence_id=F("sequences__id"),
+                sequence_empty=Case(
+                    When(sequences__sequence__regex=r"^\s*$", then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                ),
+            )
+            .order_by("otu_id", "position", "sequences__position")
+            .values_list("otu_id", "isolate_id", "sequence_id", "sequence_empty")
         )
-        for otu_id, sequence_id in rows:
-            empty_sequences[otu_id].append(sequence_id)
+        for otu_id, isolate_id, sequence_id, empty in rows:
+            isolates = counts[otu_id]
+            isolates[isolate_id] = isolates.get(isolate_id, 0) + (sequence_id is not None)
+            if empty:
+                empty_sequences[otu_id].append(sequence_id)
     for otu in otus:
-        counts = isolates[otu.id]
+        if otu.verified:
+            otu.issues = None
+            continue
+        isolates = counts[otu.id]
         issues = {
-            "empty_otu": not counts,
-            "empty_isolate": [isolate_id for isolate_id, count in counts if not count],
+            "empty_otu": not isolates,
+            "empty_isolate": [isolate_id for isolate_id, count in isolates.items() if not count],
             "empty_sequence": empty_sequences[otu.id],
-            "isolate_inconsistency": len({count for _, count in counts}) > 1,
+            "isolate_inconsistency": len(set(isolates.values())) > 1,
         }
         otu.issues = issues if any(issues.values()) else None
     return otus
@@ -174,19 +204,76 @@ def otu_api_document(document: dict, *, most_recent_change: Change | None = None
     }
 
 
+def _isolate_documents(otu_id: str) -> list[dict]:
+    """The OTU's isolates with their sequences, as in its joined document (`otu_document`), in
+    one query: isolates joined to their sequences, both in their stable order."""
+    rows = (
+        Isolate.objects.filter(otu_id=otu_id)
+        .order_by("position", "sequences__position")
+        .values_list(
+            "pk",
+            "isolate_id",
+            "source_type",
+            "source_name",
+            "default",
+            "sequences__id",
+            "sequences__accession",
+            "sequences__definition",
+            "sequences__host",
+            "sequences__segment",
+            "sequences__sequence",
+        )
+    )
+    isolates: dict[int, dict] = {}
+    for pk, isolate_id, source_type, source_name, default, sequence_id, accession, definition, host, segment, sequence in rows:
+        isolate = isolates.get(pk)
+        if isolate is None:
+            isolate = isolates[pk] = {
+                "id": isolate_id,
+                "source_type": source_type,
+                "source_name": source_name,
+                "default": default,
+                "sequences": [],
+            }
+        if sequence_id is not None:
+            isolate["sequences"].append(
+                {
+                    "_id": sequence_id,
+                    "accession": accession,
+                    "definition": definition,
+                    "host": host,
+                    "segment": segment,
+                    "sequence": sequence,
+                }
+            )
+    return list(isolates.values())
+
+
 def otu_detail(*, user, otu_id: str) -> dict:
     """GET /api/otus/{id}: the joined OTU with issues and its most recent change."""
-    otu = otus_with_children(OTU.objects.filter(id=otu_id, reference__in=references_visible(user))).first()
+    otu = OTU.objects.filter(id=otu_id, reference__in=references_visible(user)).first()
     if otu is None:
         raise NotFound()
-    return otu_api_document(otu_document(otu), most_recent_change=otu_most_recent_change(otu_id=otu.id))
+    document = {
+        "_id": otu.id,
+        "name": otu.name,
+        "abbreviation": otu.abbreviation,
+        "schema": otu.schema,
+        "taxid": otu.taxid,
+        "version": otu.version,
+        "verified": otu.verified,
+        "imported": otu.imported,
+        "last_indexed_version": otu.last_indexed_version,
+        "reference": {"id": otu.reference_id},
+        "isolates": _isolate_documents(otu.id),
+    }
+    return otu_api_document(document, most_recent_change=otu_most_recent_change(otu_id=otu.id))
 
 
 def isolates_list(*, user, otu_id: str) -> list[dict]:
-    otu = otus_with_children(OTU.objects.filter(id=otu_id, reference__in=references_visible(user))).first()
-    if otu is None:
+    if not OTU.objects.filter(id=otu_id, reference__in=references_visible(user)).exists():
         raise NotFound()
-    return [isolate_api_document(i) for i in otu_document(otu)["isolates"]]
+    return [isolate_api_document(i) for i in _isolate_documents(otu_id)]
 
 
 def _isolate_visible(*, user, otu_id: str, isolate_id: str) -> Isolate:

@@ -9,7 +9,7 @@ from analyses.results import (
     PathoscopeHitSerializer,
     PathoscopeResultsSerializer,
 )
-from virtool_site.api.fields import UserRefField
+from virtool_site.api.fields import FileNameField, UserRefField
 
 # Samples -----------------------------------------------------------------------------------
 
@@ -250,5 +250,5 @@ class AnalysisFinalizeSerializer(serializers.Serializer):
 
 
 class AnalysisFileQuerySerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = FileNameField(max_length=255)
     format = serializers.CharField(max_length=16, required=False)

@@ -22,6 +22,7 @@ from analyses.api import serializers as s
 from analyses.filtersets import SampleFilterSet
 from analyses.models import AnalysisFile, NuVsBlast, Workflow
 from analyses.permissions import WRITE, samples_readable
+from virtool_site.api.fields import FILE_NAME_PATTERN
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import query_validate
 from virtool_site.api.permissions import RequiresPermission, is_job
@@ -196,7 +197,7 @@ class AnalysisFilesView(BoundedUploadMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("name", str, required=True, description="The file's name"),
+            OpenApiParameter("name", str, required=True, pattern=FILE_NAME_PATTERN, description="The file's name"),
             OpenApiParameter("format", str, enum=AnalysisFile.Format.values, description="Inferred from the name when omitted"),
         ],
         request={
@@ -249,7 +250,10 @@ class AnalysisFileView(APIView):
             handle = open(path, "rb")
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound("Uploaded file not found at expected location")
-        return FileResponse(handle, as_attachment=True, filename=analysis_file.name)
+        # The type is not guessed from a name the client chose: the file is opaque data.
+        return FileResponse(
+            handle, as_attachment=True, filename=analysis_file.name, content_type="application/octet-stream"
+        )
 
 
 class AnalysisDocumentView(APIView):

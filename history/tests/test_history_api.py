@@ -130,8 +130,9 @@ def test_find_runs_a_fixed_number_of_queries_whatever_the_page_size(owner_client
         otu_factory(f"Virus {n}", f"V{n}", isolates=1, sequences=1)
     build(reference, owner)
     otu_factory("Unbuilt virus", "UV", isolates=1)
-    # count and page (users and indexes joined)
-    assert query_count(owner_client, "/api/history?per_page=2") == query_count(owner_client, "/api/history?per_page=25") == 2
+    # count and page (users and indexes joined); a page that is not full needs no count
+    assert query_count(owner_client, "/api/history?per_page=2") == 2
+    assert query_count(owner_client, "/api/history?per_page=25") == 1
 
 
 # Reference and OTU history ----------------------------------------------------------------------

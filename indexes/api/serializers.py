@@ -113,8 +113,15 @@ class IndexCreateSerializer(serializers.Serializer):
     )
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """`true`/`false` (and DRF's other spellings); absent or empty: not given. `null` is not a
+    value a query can give (DRF's BooleanField would read it as absent)."""
+
+    NULL_VALUES = {"", None}
+
+
 class IndexListQuerySerializer(serializers.Serializer):
-    ready = serializers.BooleanField(required=False)
+    ready = QueryBooleanField(required=False, allow_null=True, default=None)
 
 
 class UnbuiltStatsSerializer(serializers.Serializer):

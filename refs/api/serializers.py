@@ -1,8 +1,10 @@
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from refs.services import sequence_clean
-from virtool_site.api.fields import UserRefField
+from virtool_site.api.fields import PatternField, UserRefField
 
 # Shared pieces -----------------------------------------------------------------------------
 
@@ -96,6 +98,10 @@ class ReferenceSerializer(ReferenceListSerializer):
     internal_control = InternalControlSerializer(allow_null=True, source="internal_control_otu")
 
 
+#: `refs.remotes.SLUG_PATTERN`, which also refuses `..` anywhere.
+REMOTE_SLUG_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
+
+
 class ReferenceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -104,8 +110,10 @@ class ReferenceCreateSerializer(serializers.Serializer):
     public = serializers.BooleanField(default=False)
     clone_from = serializers.CharField(required=False, max_length=64, help_text="Id of a reference to clone")
     import_from = serializers.CharField(required=False, max_length=300, help_text="Id of an uploaded reference file")
-    remote_from = serializers.CharField(
-        required=False, max_length=255, help_text="GitHub slug of a reference repository (owner/name)"
+    remote_from = PatternField(
+        REMOTE_SLUG_PATTERN,
+        required=False,
+        help_text="GitHub slug of a reference repository (owner/name, without `..`)",
     )
 
     SOURCES = ("clone_from", "import_from", "remote_from")
@@ -276,6 +284,26 @@ class IsolateUpdateSerializer(serializers.Serializer):
     source_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
+_IUPAC = "ACGTURYSWKMBDHVNacgturyswkmbdhvn"
+#: What a sequence may be on input: IUPAC codes (any case) with line breaks, tabs and spaces
+#: between them, as FASTA text has; stored upper-cased without the whitespace.
+SEQUENCE_INPUT_PATTERN = rf"^[{_IUPAC} \t\r\n]*[{_IUPAC}][{_IUPAC} \t\r\n]*$"
+
+
+@extend_schema_field({"type": "string", "pattern": SEQUENCE_INPUT_PATTERN})
+class SequenceField(serializers.CharField):
+    """Checked as given (the documented pattern), then cleaned by `sequence_clean`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not re.fullmatch(SEQUENCE_INPUT_PATTERN, value):
+            raise serializers.ValidationError("Sequence may only contain IUPAC nucleotide codes")
+        return value
+
+
 def _sequence_validate(value: str) -> str:
     try:
         return sequence_clean(value)
@@ -288,7 +316,7 @@ class SequenceCreateSerializer(serializers.Serializer):
     definition = serializers.CharField(allow_blank=True)
     host = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     segment = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True, default=None)
-    sequence = serializers.CharField(trim_whitespace=True, help_text="IUPAC nucleotide codes")
+    sequence = SequenceField(help_text="IUPAC nucleotide codes")
 
     def validate_sequence(self, value):
         return _sequence_validate(value)
@@ -299,7 +327,7 @@ class SequenceUpdateSerializer(serializers.Serializer):
     definition = serializers.CharField(required=False, allow_blank=True)
     host = serializers.CharField(max_length=255, required=False, allow_blank=True)
     segment = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
-    sequence = serializers.CharField(required=False, help_text="IUPAC nucleotide codes")
+    sequence = SequenceField(required=False, help_text="IUPAC nucleotide codes")
 
     def validate_sequence(self, value):
         return _sequence_validate(value)

@@ -46,11 +46,7 @@ def _requires_authentication(view) -> bool:
     """Whether the view refuses anonymous callers (401) and job runners it does not serve (403)."""
     from virtool_site.api.permissions import IsAuthenticatedUser, IsJob
 
-    try:
-        permissions = view.get_permissions()
-    except Exception:  # noqa: BLE001 - a view that can't say is documented as protected
-        return True
-    return any(isinstance(permission, (IsAuthenticatedUser, IsJob)) for permission in permissions)
+    return any(isinstance(permission, (IsAuthenticatedUser, IsJob)) for permission in view.get_permissions())
 
 
 class VirtoolAutoSchema(AutoSchema):
@@ -60,8 +56,9 @@ class VirtoolAutoSchema(AutoSchema):
     - Writes can be throttled (429).
     - Operations behind authentication answer 401 without valid credentials and 403 to a caller
       they do not serve: a job runner outside the Job API, or a user on a Job API view.
-    - Operations with a body answer 400 "Malformed request body" to a body that does not parse
-      and 415 to a media type they do not read.
+    - Operations with a body answer 400 "Malformed request body" to a body that does not parse,
+      413 to one past DATA_UPLOAD_MAX_MEMORY_SIZE (files: UPLOAD_MAX_BYTES) and 415 to a media
+      type they do not read.
     - Bodies are JSON (the browsable API's form parsers are left undocumented: forms cannot carry
       the nested objects, lists and types the schemas describe). Upload views declare their
       multipart body themselves.
@@ -113,7 +110,7 @@ class VirtoolAutoSchema(AutoSchema):
         if _requires_authentication(self.view):
             added.extend((401, 403))
         if "requestBody" in operation:
-            added.extend((400, 415))
+            added.extend((400, 413, 415))
         for parameter in operation.get("parameters", []):
             if parameter.get("in") == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True

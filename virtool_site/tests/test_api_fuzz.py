@@ -11,6 +11,14 @@ responses, and the 403s of objects that exist, are checked too, not only 404s. E
 runs in its own savepoint, rolled back after the call, so a DELETE in one example does not
 take the objects away from the next.
 
+Two of schemathesis' checks are narrowed, each only where the document cannot say more:
+- valid data may be refused with 400 (the spec's domain rules: "Segment does not exist", ...)
+  and with 422 for the rules listed in SEMANTIC_422 (between fields, or about other objects)
+  or for NUL characters in text; any other 422 to schema-valid data means the schema is
+  missing a constraint;
+- invalid data whose only fault is a scalar DRF coerces (a number for a text field, "true"
+  for a boolean), or surrounding whitespace DRF trims off a too long text, may be accepted.
+
 Bounded for CI: a few examples per operation, no shrinking, derandomized (reproducible).
 """
 
@@ -28,6 +36,11 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from refs.tests.transfer_factories import FakeGitHub, gz_bytes
 from virtool_site.tests.api_world import REMOTE_SLUG, world_build
 from virtool_site.wsgi import application
+
+#: schemathesis' WSGI transport reads a response without closing it, so Django's end of request
+#: (closing the uploaded files it streamed to disk) is left to the garbage collector, which
+#: then complains about temporary files the upload services already moved into DATA_DIR.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 CALLERS = ("administrator", "nobody")
 #: Examples per operation and caller. CI runs the bounded, reproducible default; set
@@ -47,7 +60,7 @@ _PATH_VALUES = {
     "otu_id": ("otu_id", "otu_id"),
     "isolate_id": ("isolate_id", "other_isolate_id"),
     "sequence_id": ("sequence_id", "other_sequence_id"),
-    "change_id": ("change_id", "first_change_id"),
+    "change_id": ("change_id", "first_change_id", "built_change_id"),
     "index_id": ("index_id", "build_id"),
     "name": ("index_file",),
     "sample_id": ("sample_id",),
@@ -134,7 +147,12 @@ def _real_path_parameters(case, world, rng: random.Random) -> None:
 #: a request the schema allows may be refused with 422 for these fields (message prefix, or
 #: None for any message). Everything else the views refuse with 422 must be in the schema.
 SEMANTIC_422 = {
-    # clone_from, import_from and remote_from exclude each other (see below).
+    # clone_from, import_from and remote_from exclude each other; `..` is refused anywhere in
+    # a slug (the pattern can't say so without a lookahead).
+    "POST /api/refs": [
+        *[(name, "Only one of") for name in ("clone_from", "import_from", "remote_from")],
+        ("remote_from", "Must be a GitHub repository"),
+    ],
     # modify_kind is the older name of modify_otu: both given, they must agree.
     **{
         f"{method} {path}": [("modify_kind", "Differs from modify_otu")]
@@ -145,11 +163,6 @@ SEMANTIC_422 = {
             ("PATCH", "/api/refs/{ref_id}/groups/{group_id}"),
         )
     },
-    # `..` is refused anywhere in a slug (the pattern can't say so without a lookahead).
-    "POST /api/refs": [
-        *[(name, "Only one of") for name in ("clone_from", "import_from", "remote_from")],
-        ("remote_from", "Must be a GitHub repository"),
-    ],
     # Segment names are unique within a schema.
     "POST /api/refs/{ref_id}/otus": [("schema", "Segment names must be unique")],
     "PATCH /api/otus/{otu_id}": [("schema", "Segment names must be unique")],
@@ -241,10 +254,21 @@ def _value_at(document, path):
     return document
 
 
+def _drf_tolerates(mutation, case) -> bool:
+    """Whether what DRF reads from the mutated body value is valid after all: a scalar it
+    coerces to the documented type, or text too long only by the whitespace it trims."""
+    if mutation.parameter_location.value != "body":
+        return False
+    value = _value_at(case.body, mutation.path)
+    if mutation.operator.value == "change_type":
+        return _drf_reads_as(mutation.original_value, value)
+    return set(mutation.keywords) == {"maxLength"} and isinstance(value, str) and value != value.strip()
+
+
 def invalid_data_is_refused(ctx, response, case):
-    """Schemathesis' `negative_data_rejection`, except for the scalar coercions DRF documents
-    (a number for a text field, "true" for a boolean, "3" for an integer): what DRF reads is
-    then a valid value of the documented type."""
+    """Schemathesis' `negative_data_rejection`, except where DRF documents leniency: the scalar
+    coercions (a number for a text field, "true" for a boolean, "3" for an integer) and the
+    trimming of text fields before their length is checked."""
     meta = case.meta
     data = getattr(getattr(meta, "phase", None), "data", None)
     mutations = getattr(data, "mutations", None) or []
@@ -252,12 +276,7 @@ def invalid_data_is_refused(ctx, response, case):
         meta is not None
         and meta.generation.mode.is_negative
         and mutations
-        and all(
-            mutation.operator.value == "change_type"
-            and mutation.parameter_location.value == "body"
-            and _drf_reads_as(mutation.original_value, _value_at(case.body, mutation.path))
-            for mutation in mutations
-        )
+        and all(_drf_tolerates(mutation, case) for mutation in mutations)
     ):
         return None
     return negative_data_rejection(ctx, response, case)
@@ -273,6 +292,7 @@ STATUSES: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
     max_examples=MAX_EXAMPLES,
     deadline=None,
     derandomize=not EXPLORE,
+    database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
@@ -293,10 +313,6 @@ def test_api_conforms_to_its_schema(case, caller, fuzz_world):
     STATUSES[(f"{case.method} {case.path}", caller)].append(response.status_code)
 
 
-#: GET operations that answer an error to every request the seeded world allows.
-NEVER_SUCCESSFUL: set[str] = set()
-
-
 def test_the_run_reached_successful_responses():
     """Path ids are real objects often enough that every read succeeds for an administrator."""
     if not STATUSES:
@@ -311,6 +327,6 @@ def test_the_run_reached_successful_responses():
     missing = sorted(
         operation
         for operation, statuses in administrator_reads.items()
-        if operation not in NEVER_SUCCESSFUL and not any(200 <= status < 300 for status in statuses)
+        if not any(200 <= status < 300 for status in statuses)
     )
     assert not missing, missing

@@ -32,7 +32,7 @@ from refs import services as refs_services
 from refs.models import Reference
 from refs.tests.transfer_factories import FakeGitHub, gz_bytes
 from virtool_site import services as site_services
-from virtool_site.tests.api_world import REMOTE_SLUG, world_build
+from virtool_site.tests.api_world import MISSING_INDEX_FILE, REMOTE_SLUG, world_build
 from virtool_site.tests.factories import GroupFactory, UserFactory
 
 CALLERS = ("anonymous", "nobody", "right", "administrator", "job")
@@ -212,10 +212,10 @@ def _rows() -> dict[tuple[str, str], Row]:
     # Job API (upload, finalize) is for the runner and administrators.
     row("GET", "/api/indexes", "/api/indexes", (401, 200, 200, 200, 403))
     row("GET", "/api/indexes/{index_id}", "/api/indexes/{build_id}", (401, 404, 200, 200, 200))
-    row("PATCH", "/api/indexes/{index_id}", "/api/indexes/{build_id}", (401, 403, 403, 200, 200),
-        notes="Job API finalize")
-    row("POST", "/api/indexes/{index_id}/files", "/api/indexes/{build_id}/files?name=reference.4.bt4",
-        (401, 403, 403, 201, 201), upload="reference.4.bt4", notes="Job API upload")
+    row("PATCH", "/api/indexes/{index_id}", "/api/indexes/{build_id}", (401, 403, 403, 409, 409),
+        notes="Job API finalize; past the rights check: 409, a file is missing")
+    row("POST", "/api/indexes/{index_id}/files", f"/api/indexes/{{build_id}}/files?name={MISSING_INDEX_FILE}",
+        (401, 403, 403, 201, 201), upload=MISSING_INDEX_FILE, notes="Job API upload")
     row("GET", "/api/indexes/{index_id}/files/{name}", "/api/indexes/{index_id}/files/reference.fa.gz",
         (401, 404, 200, 200, 403), notes="another index than the runner's: 403")
     row("GET", "/api/indexes/{index_id}/history", "/api/indexes/{index_id}/history", read)

@@ -1,0 +1,193 @@
+"""The read paths the load benchmark drives: visibility, the OTU list and the OTU document.
+
+They are written for cost (one SQL subquery for visibility, one query for a page's issues, one
+for an OTU's isolates and sequences); these tests hold them to what the plain versions return.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from history.models import Change
+from refs import selectors, services
+from refs.documents import otu_document_load
+from refs.models import Reference
+from refs.permissions import references_visible
+from refs.tests.factories import (
+    IsolateFactory,
+    OTUFactory,
+    ReferenceFactory,
+    ReferenceGroupFactory,
+    ReferenceUserFactory,
+    SequenceFactory,
+)
+from virtool_site.tests.factories import GroupFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# Visibility -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(user_factory):
+    """References of `other`, each shared (or not) with `viewer` in a different way."""
+    viewer, other = user_factory(username="viewer"), user_factory(username="other")
+    group, unrelated_group = GroupFactory(name="curators"), GroupFactory(name="others")
+    viewer.groups.add(group)
+    refs = {
+        "own": ReferenceFactory(user=viewer, name="own"),
+        "public": ReferenceFactory(user=other, name="public", public=True),
+        "by_user": ReferenceFactory(user=other, name="by_user"),
+        "by_group": ReferenceFactory(user=other, name="by_group"),
+        "other_group": ReferenceFactory(user=other, name="other_group"),
+        "private": ReferenceFactory(user=other, name="private"),
+        "deleted": ReferenceFactory(user=viewer, name="deleted", public=True),
+    }
+    ReferenceUserFactory(reference=refs["by_user"], user=viewer)
+    ReferenceGroupFactory(reference=refs["by_group"], group=group)
+    ReferenceGroupFactory(reference=refs["other_group"], group=unrelated_group)
+    Reference.objects.filter(id=refs["deleted"].id).update(deleted=True)
+    return viewer, other, group, refs
+
+
+def visible_names(user) -> set[str]:
+    return set(references_visible(user).values_list("name", flat=True))
+
+
+def test_a_user_sees_public_own_and_shared_references(world):
+    viewer, _, _, _ = world
+    assert visible_names(viewer) == {"own", "public", "by_user", "by_group"}
+
+
+def test_administrators_see_every_live_reference_and_anonymous_users_public_ones(world, admin_user):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert visible_names(admin_user) == {"own", "public", "by_user", "by_group", "other_group", "private"}
+    assert visible_names(AnonymousUser()) == {"public"}
+
+
+def test_leaving_a_group_or_losing_an_entry_hides_at_once(world):
+    viewer, other, group, refs = world
+    viewer.groups.remove(group)
+    refs["by_user"].user_rights.filter(user=viewer).delete()
+    assert visible_names(viewer) == {"own", "public"}
+
+
+def test_a_shared_reference_is_listed_once(world):
+    viewer, _, _, refs = world
+    # shared both with the user and with their group
+    ReferenceUserFactory(reference=refs["by_group"], user=viewer)
+    names = list(references_visible(viewer).values_list("name", flat=True))
+    assert sorted(names) == sorted(set(names))
+
+
+def test_visibility_as_a_subquery_filters_other_tables(world):
+    viewer, other, _, refs = world
+    for name, reference in refs.items():
+        Change.objects.create(id=f"x{name[:6]}.0", method_name="create", otu_id="x", otu_name=name, otu_version=0, reference_id=reference.id)
+    seen = Change.objects.filter(reference_id__in=references_visible(viewer).values("id"))
+    assert set(seen.values_list("otu_name", flat=True)) == {"own", "public", "by_user", "by_group"}
+
+
+def test_the_api_lists_what_visibility_gives(world, client_for):
+    viewer, _, _, _ = world
+    body = client_for(viewer).get("/api/refs").json()
+    assert {d["name"] for d in body["documents"]} == {"own", "public", "by_user", "by_group"}
+    assert body["total_count"] == body["found_count"] == 4
+
+
+# OTU list --------------------------------------------------------------------------------------
+
+
+def test_list_issues_of_many_otus_match_their_documents(owner_client, reference):
+    """Isolates and sequences created out of their order, across several OTUs of one page."""
+    inconsistent, empty_isolate, fine = (OTUFactory(reference=reference, name=f"Virus {n}") for n in range(3))
+    second = IsolateFactory(otu=inconsistent, position=1)
+    first = IsolateFactory(otu=inconsistent, position=0, default=True)
+    SequenceFactory(isolate=second, position=1, sequence="\n\t ")
+    SequenceFactory(isolate=second, position=0)
+    SequenceFactory(isolate=first, position=0, sequence="")
+    IsolateFactory(otu=empty_isolate, position=1)
+    SequenceFactory(isolate=IsolateFactory(otu=empty_isolate, position=0, default=True))
+    SequenceFactory(isolate=IsolateFactory(otu=fine, position=0, default=True))
+    OTUFactory(reference=reference, name="Virus 3")  # no isolates
+    documents = owner_client.get(f"/api/refs/{reference.id}/otus").json()["documents"]
+    assert len(documents) == 4
+    for document in documents:
+        detail = owner_client.get(f"/api/otus/{document['id']}").json()
+        assert document["issues"] == detail["issues"]
+    issues = {d["name"]: d["issues"] for d in documents}
+    assert issues["Virus 2"] is None
+    assert issues["Virus 3"]["empty_otu"] is True
+    assert issues["Virus 1"]["empty_isolate"] == [empty_isolate.isolates.get(position=1).isolate_id]
+    assert len(issues["Virus 0"]["empty_sequence"]) == 2
+    assert issues["Virus 0"]["isolate_inconsistency"] is True
+
+
+def test_list_issues_follow_verification_kept_by_the_services(owner, owner_client, reference, otu_factory):
+    """Verified OTUs have no issues, so a page of them reads no isolates at all."""
+    verified = otu_factory("Banana streak virus", "BSV", isolates=2, sequences=2)
+    unverified = otu_factory("Abaca bunchy top virus", "ABTV", isolates=1)
+    assert (verified.verified, unverified.verified) == (True, False)
+    url = f"/api/refs/{reference.id}/otus"
+    for document in owner_client.get(url).json()["documents"]:
+        assert document["issues"] == owner_client.get(f"/api/otus/{document['id']}").json()["issues"]
+    # the reference, the total count, the page, and the unverified OTUs' isolates
+    with CaptureQueriesContext(connection) as queries:
+        owner_client.get(f"{url}?term=abaca")
+    with CaptureQueriesContext(connection) as verified_only:
+        body = owner_client.get(f"{url}?term=banana").json()
+    assert body["documents"][0]["issues"] is None
+    assert len(verified_only) == len(queries) - 1
+    # an edit that breaks verification shows at once
+    isolate_id = selectors.isolates_list(user=owner, otu_id=verified.id)[1]["id"]
+    for sequence in selectors.sequences_list(user=owner, otu_id=verified.id, isolate_id=isolate_id):
+        services.sequence_remove(user=owner, otu_id=verified.id, isolate_id=isolate_id, sequence_id=sequence["id"])
+    [document] = owner_client.get(f"{url}?term=banana").json()["documents"]
+    assert document["verified"] is False
+    assert document["issues"] == owner_client.get(f"/api/otus/{verified.id}").json()["issues"]
+    assert document["issues"]["empty_isolate"] == [isolate_id]
+
+
+def test_list_items_load_only_what_they_show(reference):
+    OTUFactory(reference=reference, schema=[{"name": "RNA1", "molecule": "ssRNA", "required": True}])
+    [otu] = selectors.otus_list(reference=reference)
+    assert "schema" in otu.get_deferred_fields()
+
+
+# OTU document ----------------------------------------------------------------------------------
+
+
+def test_otu_detail_is_the_joined_document(owner, otu_factory):
+    otu = otu_factory("Banana streak virus", "BSV", isolates=3, sequences=2)
+    services.isolate_add(user=owner, otu_id=otu.id, source_type="strain", source_name="empty")
+    # reorder: the last isolate becomes the default, positions stay as they are
+    isolates = selectors.isolates_list(user=owner, otu_id=otu.id)
+    services.isolate_set_default(user=owner, otu_id=otu.id, isolate_id=isolates[-1]["id"])
+    expected = selectors.otu_api_document(otu_document_load(otu.id))
+    detail = selectors.otu_detail(user=owner, otu_id=otu.id)
+    assert detail.pop("most_recent_change")["method_name"] == "set_as_default"
+    expected.pop("most_recent_change")
+    assert detail == expected
+    assert [len(i["sequences"]) for i in detail["isolates"]] == [2, 2, 2, 0]
+    assert selectors.isolates_list(user=owner, otu_id=otu.id) == detail["isolates"]
+
+
+@pytest.mark.parametrize("isolates, sequences", [(1, 1), (4, 3)])
+def test_otu_detail_runs_three_queries_whatever_its_size(owner, otu_factory, isolates, sequences):
+    otu = otu_factory(f"Virus {isolates}", f"V{isolates}", isolates=isolates, sequences=sequences)
+    with CaptureQueriesContext(connection) as queries:
+        selectors.otu_detail(user=owner, otu_id=otu.id)
+    # the OTU (with visibility), its isolates and sequences, its most recent change
+    assert len(queries) == 3
+
+
+def test_otu_detail_and_isolates_of_an_invisible_otu_are_404(stranger, otu_factory):
+    from virtool_site.errors import NotFound
+
+    otu = otu_factory(isolates=1, sequences=1)
+    with pytest.raises(NotFound):
+        selectors.otu_detail(user=stranger, otu_id=otu.id)
+    with pytest.raises(NotFound):
+        selectors.isolates_list(user=stranger, otu_id=otu.id)
