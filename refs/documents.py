@@ -47,8 +47,11 @@ def isolate_document(isolate: Isolate) -> dict:
     }
 
 
-def otu_document(otu: OTU) -> dict:
-    """The joined document of an OTU; prefetch with `otus_with_children` when loading many."""
+def otu_document(otu: OTU, *, isolates: list[dict] | None = None) -> dict:
+    """The joined document of an OTU; prefetch with `otus_with_children` when loading many.
+
+    `isolates`: the isolate documents when the caller has already read them another way.
+    """
     document = {
         "_id": otu.id,
         "name": otu.name,
@@ -60,7 +63,7 @@ def otu_document(otu: OTU) -> dict:
         "imported": otu.imported,
         "last_indexed_version": otu.last_indexed_version,
         "reference": {"id": otu.reference_id},
-        "isolates": [isolate_document(i) for i in otu.isolates.all()],
+        "isolates": isolates if isolates is not None else [isolate_document(i) for i in otu.isolates.all()],
     }
     if otu.remote_id:
         document["remote"] = {"id": otu.remote_id}

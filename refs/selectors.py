@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from history.models import Change
 from history.selectors import otu_most_recent_change, reference_contributors
 from indexes.models import Index, IndexFile
-from refs.documents import otu_issues
+from refs.documents import otu_document, otu_issues
 from refs.models import OTU, Isolate, Reference, ReferenceGroup, ReferenceUser, Sequence
 from refs.permissions import references_visible
 from virtool_site.errors import NotFound
@@ -222,10 +222,14 @@ def _isolate_documents(otu_id: str) -> list[dict]:
             "sequences__host",
             "sequences__segment",
             "sequences__sequence",
+            "sequences__remote_id",
         )
     )
     isolates: dict[int, dict] = {}
-    for pk, isolate_id, source_type, source_name, default, sequence_id, accession, definition, host, segment, sequence in rows:
+    for (
+        pk, isolate_id, source_type, source_name, default,
+        sequence_id, accession, definition, host, segment, sequence, remote_id,
+    ) in rows:
         isolate = isolates.get(pk)
         if isolate is None:
             isolate = isolates[pk] = {
@@ -236,16 +240,17 @@ def _isolate_documents(otu_id: str) -> list[dict]:
                 "sequences": [],
             }
         if sequence_id is not None:
-            isolate["sequences"].append(
-                {
-                    "_id": sequence_id,
-                    "accession": accession,
-                    "definition": definition,
-                    "host": host,
-                    "segment": segment,
-                    "sequence": sequence,
-                }
-            )
+            document = {
+                "_id": sequence_id,
+                "accession": accession,
+                "definition": definition,
+                "host": host,
+                "segment": segment,
+                "sequence": sequence,
+            }
+            if remote_id:
+                document["remote"] = {"id": remote_id}
+            isolate["sequences"].append(document)
     return list(isolates.values())
 
 
@@ -254,19 +259,7 @@ def otu_detail(*, user, otu_id: str) -> dict:
     otu = OTU.objects.filter(id=otu_id, reference__in=references_visible(user)).first()
     if otu is None:
         raise NotFound()
-    document = {
-        "_id": otu.id,
-        "name": otu.name,
-        "abbreviation": otu.abbreviation,
-        "schema": otu.schema,
-        "taxid": otu.taxid,
-        "version": otu.version,
-        "verified": otu.verified,
-        "imported": otu.imported,
-        "last_indexed_version": otu.last_indexed_version,
-        "reference": {"id": otu.reference_id},
-        "isolates": _isolate_documents(otu.id),
-    }
+    document = otu_document(otu, isolates=_isolate_documents(otu.id))
     return otu_api_document(document, most_recent_change=otu_most_recent_change(otu_id=otu.id))
 
 

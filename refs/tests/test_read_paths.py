@@ -191,3 +191,23 @@ def test_otu_detail_and_isolates_of_an_invisible_otu_are_404(stranger, otu_facto
         selectors.otu_detail(user=stranger, otu_id=otu.id)
     with pytest.raises(NotFound):
         selectors.isolates_list(user=stranger, otu_id=otu.id)
+
+
+def test_the_detail_read_of_isolates_is_the_joined_document_including_remote_ids(admin_user):
+    """The OTU detail reads isolates and sequences in one query of its own; what it builds must
+    stay the joined document (`otu_document`), remote ids included."""
+    from refs.models import OTU, Sequence
+
+    reference = services.reference_create(user=admin_user, name="Remote")
+    otu = services.otu_create(user=admin_user, reference=reference, name="Remote virus")
+    isolate = services.isolate_add(user=admin_user, otu_id=otu.id, source_type="isolate", source_name="A")
+    services.sequence_create(
+        user=admin_user, otu_id=otu.id, isolate_id=isolate.isolate_id, accession="NC_1", definition="d", host="h", sequence="ACGT"
+    )
+    services.isolate_add(user=admin_user, otu_id=otu.id, source_type="isolate", source_name="B")
+    OTU.objects.filter(id=otu.id).update(remote_id="remote-otu")
+    Sequence.objects.filter(otu_id=otu.id).update(remote_id="remote-seq")
+
+    document = otu_document_load(otu.id)
+    assert document["isolates"][0]["sequences"][0]["remote"] == {"id": "remote-seq"}
+    assert selectors._isolate_documents(otu.id) == document["isolates"]
