@@ -26,6 +26,15 @@ def service_missing(reason: str):
     pytest.skip(f"service unavailable: {reason}")
 
 
+@pytest.fixture
+def needs_postgresql():
+    """Tests of concurrency between connections (row locks, advisory locks): PostgreSQL only."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        service_missing("concurrency between connections needs PostgreSQL (set DATABASE_URL)")
+
+
 @pytest.fixture(autouse=True)
 def data_dir(settings, tmp_path):
     """Every test writes its files under its own DATA_DIR."""

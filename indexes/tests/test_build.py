@@ -392,6 +392,7 @@ class TestBuild:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
 def test_concurrent_build_requests_create_one_build(client_for, user):
     """Builds of one reference are serialized on its row: one 201, the rest 409."""
     import threading

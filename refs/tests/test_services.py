@@ -172,6 +172,7 @@ def run_concurrently(count, work):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
 def test_concurrent_edits_of_one_otu_lose_no_update(owner, reference):
     otu = services.otu_create(user=owner, reference=reference, name="Contended virus")
     isolate = services.isolate_add(user=owner, otu_id=otu.id, source_type="isolate", source_name="base")
@@ -197,6 +198,7 @@ def test_concurrent_edits_of_one_otu_lose_no_update(owner, reference):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
 def test_concurrent_reverts_and_edits_stay_consistent(owner, reference):
     otu = services.otu_create(user=owner, reference=reference, name="Reverted virus")
     for n in range(4):
@@ -220,6 +222,7 @@ def test_concurrent_reverts_and_edits_stay_consistent(owner, reference):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
 def test_concurrent_creates_of_one_name_give_one_otu_and_virtool_messages(owner, reference):
     def work(n):
         services.otu_create(user=owner, reference=reference, name="Raced virus", abbreviation="RV")
