@@ -533,10 +533,15 @@ class TestBrokerDown:
 
 
 def _celery_pools_reset():
+    """Forget every broker connection and producer pool, Celery's and kombu's global ones, so
+    that later tests do not draw from a pool closed here ("Acquire on closed pool")."""
+    from kombu import pools
+
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    pools.reset()
 
 
 @pytest.mark.django_db
