@@ -23,6 +23,7 @@ from refs.admin_support import (
     delete_selected_through_services,
     is_curator,
 )
+from virtool_site.admin import ReadOnlyInline
 from virtool_site.services import user_has_permission
 
 #: Characters of stored results shown on a page (results of a big analysis run to megabytes).
@@ -147,42 +148,18 @@ def _document_links(analysis) -> str:
     )
 
 
-class AnalysisFileInline(admin.TabularInline):
+class AnalysisFileInline(ReadOnlyInline):
     model = AnalysisFile
-    extra = 0
-    can_delete = False
     fields = ("download", "format", "size", "description", "uploaded_at")
-    readonly_fields = fields
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="file")
     def download(self, obj):
         return format_html('<a href="/api/analyses/{}/files/{}">{}</a>', obj.analysis_id, obj.pk, obj.name)
 
 
-class NuVsBlastInline(admin.TabularInline):
+class NuVsBlastInline(ReadOnlyInline):
     model = NuVsBlast
-    extra = 0
-    can_delete = False
     fields = ("record", "sequence_index", "backend", "rid", "ready", "error", "updated_at")
-    readonly_fields = fields
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="BLAST")
     def record(self, obj):

@@ -15,6 +15,7 @@ from indexes.api.serializers import download_url
 from indexes.models import Index, IndexFile
 from indexes.selectors import index_missing_files
 from refs.admin_support import CuratedReferenceFilter, CuratorAdminMixin, admin_link, references_curated
+from virtool_site.admin import ReadOnlyInline
 
 #: Manifest entries listed on the page; the full manifest is in the API document.
 MANIFEST_SHOWN = 2000
@@ -24,21 +25,9 @@ class IndexReferenceFilter(CuratedReferenceFilter):
     field = "reference_id"
 
 
-class IndexFileInline(admin.TabularInline):
+class IndexFileInline(ReadOnlyInline):
     model = IndexFile
-    extra = 0
     fields = ("name", "type", "size", "download")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="download")
     def download(self, obj):

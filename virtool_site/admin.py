@@ -7,6 +7,26 @@ from virtool_site.models import PERMISSIONS, ApiKey, GroupPermissions, Job, Proc
 from virtool_site.services import api_key_create, api_key_revoke
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent and never edited there; the parent's admin decides who
+    sees the page."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     fieldsets = DjangoUserAdmin.fieldsets + (("Virtool permissions", {"fields": PERMISSIONS}),)
