@@ -41,7 +41,8 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _pg import admin_execute, server_url, with_database  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,30 +54,6 @@ TERMS = ["virus", "mosaic", "yellow", "ring", "leaf", "mottle", "streak", "necro
 
 
 # Database --------------------------------------------------------------------------------------
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith("postgres") else "postgres://postgres@127.0.0.1:5432/postgres"
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def admin_execute(statement: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(server_url())
-    connection = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password or None, dbname="postgres",
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
 
 
 def setup_data(path: Path) -> dict:

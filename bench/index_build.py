@@ -30,7 +30,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _pg import admin_execute, server_url, with_database  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,35 +40,6 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "vs_bench_index")
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "ref-plant-viruses.json.gz"
 TARGET_RATIO = 1.15
 TARGET_EXTRA_MB = 300
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        url = "postgres://postgres@127.0.0.1:5432/postgres"
-    return url
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def admin_execute(statement: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(server_url())
-    connection = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
 
 
 def current_rss_mb() -> float:

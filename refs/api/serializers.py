@@ -31,24 +31,21 @@ class InternalControlSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class ReferenceUserSerializer(serializers.Serializer):
+class ReferenceRightsSerializer(serializers.Serializer):
+    build = serializers.BooleanField()
+    modify = serializers.BooleanField()
+    modify_otu = serializers.BooleanField()
+    modify_kind = serializers.BooleanField(source="modify_otu", help_text="Older name of modify_otu")
+    remove = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class ReferenceUserSerializer(ReferenceRightsSerializer):
     id = serializers.CharField(source="user.username", help_text="User id (username)")
-    build = serializers.BooleanField()
-    modify = serializers.BooleanField()
-    modify_otu = serializers.BooleanField()
-    modify_kind = serializers.BooleanField(source="modify_otu", help_text="Older name of modify_otu")
-    remove = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
 
 
-class ReferenceGroupSerializer(serializers.Serializer):
+class ReferenceGroupSerializer(ReferenceRightsSerializer):
     id = serializers.CharField(source="group.name", help_text="Group id (its name)")
-    build = serializers.BooleanField()
-    modify = serializers.BooleanField()
-    modify_otu = serializers.BooleanField()
-    modify_kind = serializers.BooleanField(source="modify_otu", help_text="Older name of modify_otu")
-    remove = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
 
 
 # References -----------------------------------------------------------------------------------
