@@ -79,23 +79,25 @@ def indexes_visible(user) -> QuerySet[Index]:
     return Index.objects.filter(reference__in=references_visible(user))
 
 
-def index_for_request(*, user, index_id: str) -> Index:
+def index_for_request(*, user, index_id: str, detail: bool = False) -> Index:
     """The index a user (if they see its reference) or its own job runner may read.
 
-    Without its manifest (an entry per OTU of the reference), which only the detail reads.
+    Without its manifest (an entry per OTU of the reference), unless `detail`: the detail
+    document shows the manifest and the job, so they are read with the index, once.
 
     A job runner gets 404 for an index that does not exist and 403 for another job's index.
     """
-    if getattr(user, "is_job", False):
-        index = Index.objects.select_related("reference", "user").defer("manifest").filter(id=index_id).first()
-        if index is None:
-            raise NotFound()
-        if index.job_id != user.job.id:
-            raise InsufficientRights()
-        return index
-    index = indexes_visible(user).select_related("reference", "user").defer("manifest").filter(id=index_id).first()
+    is_job = getattr(user, "is_job", False)
+    indexes = Index.objects.all() if is_job else indexes_visible(user)
+    if detail:
+        indexes = indexes.select_related("reference", "user", "job")
+    else:
+        indexes = indexes.select_related("reference", "user").defer("manifest")
+    index = indexes.filter(id=index_id).first()
     if index is None:
         raise NotFound()
+    if is_job and index.job_id != user.job.id:
+        raise InsufficientRights()
     return index
 
 

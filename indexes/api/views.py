@@ -49,6 +49,7 @@ PAGE_PARAMETERS = [PageQuerySerializer]
 
 
 def _detail(index: Index) -> Index:
+    """The detail document of an index just written (created or finalized): read afresh."""
     index = Index.objects.select_related("reference", "user", "job").get(id=index.id)
     return selectors.index_detail(index)
 
@@ -143,8 +144,8 @@ class IndexView(APIView):
 
     @extend_schema(responses=responses({200: s.IndexDetailSerializer}, 403, 404), tags=TAGS)
     def get(self, request, index_id):
-        index = selectors.index_for_request(user=request.user, index_id=index_id)
-        return Response(s.IndexDetailSerializer(_detail(index)).data)
+        index = selectors.index_for_request(user=request.user, index_id=index_id, detail=True)
+        return Response(s.IndexDetailSerializer(selectors.index_detail(index)).data)
 
     @extend_schema(
         summary="Finalize an index (Job API)",
