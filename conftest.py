@@ -53,10 +53,39 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters and cached values never leak from one test into another."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["default"].clear()
+    caches["api"].clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _api_cache_off(settings):
+    """Tests write with factories, behind the services' backs (no revision bump), so cached
+    answers are off unless a test asks for them (`api_cache`)."""
+    settings.API_CACHE_TIMEOUT = 0
+
+
+@pytest.fixture
+def api_cache(settings):
+    """Cached API answers on, as in production."""
+    settings.API_CACHE_TIMEOUT = 300
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, with the revision guard's triggers on PostgreSQL (refs.testing)."""
+    from refs.testing import revision_guard_install
+
+    with django_db_blocker.unblock():
+        revision_guard_install()
+
+
+@pytest.fixture(autouse=True)
+def _revision_guard(settings):
+    """Every request a test client makes is answered under the revision guard (refs.testing)."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "refs.testing.RevisionGuardMiddleware"]
 
 
 @pytest.fixture(autouse=True)

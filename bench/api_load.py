@@ -1,28 +1,33 @@
 """Benchmark: the API under a mixed read/write load from concurrent clients, next to a ceiling.
 
-    .venv/bin/python bench/api_load.py [--duration 20] [--phase 4] [--clients 4] [--workers 2]
+    .venv/bin/python bench/api_load.py [--duration 20] [--phase 4] [--clients 4] [--workers 2] [--warm-passes 4]
 
 Creates its own PostgreSQL database (vs_bench_load, on the server of DATABASE_URL or
 postgres://postgres@127.0.0.1:5432), migrates it, imports the real plant-virus reference
-(2,084 OTUs) through refs.transfer's import path and builds its index (bowtie2-build), then
-serves the site with gunicorn (`--workers` sync workers, persistent database connections) on
-a free port of 127.0.0.1, with a bench-only URLconf (bench/load_urls.py) that adds a trivial
-JSON view, `/bench/ceiling`. Client processes (API key auth, one connection per request, as
-gunicorn's sync workers close them) then drive, for bounded times:
+(2,084 OTUs) through refs.transfer's import path, builds its index (bowtie2-build) and
+vacuums and analyses the database (the state autovacuum leaves it in soon after an import).
+It then serves the site with gunicorn (`--workers` sync workers, persistent database
+connections) on a free port of 127.0.0.1, with a bench-only URLconf (bench/load_urls.py) that
+adds a trivial JSON view, `/bench/ceiling`. Client processes (API key auth, one connection per
+request, as gunicorn's sync workers close them) then drive, for bounded times:
 
 1. the ceiling view alone (`--phase` seconds): the most this server answers per second; and
    a trivial DRF view with the API's authentication, what any API request costs at least;
-2. each list/detail endpoint alone (`--phase` seconds each): its throughput as a share of the
-   ceiling (target: 40 % or better);
-3. a mixed workload (`--duration` seconds): list references, page through OTUs, search OTUs
-   by term, get OTUs, list history, get the index, edit an OTU's abbreviation, add and
-   remove an isolate. Printed per endpoint: requests, throughput, p50 and p99 latency, errors
-   (target: zero errors).
+2. each list/detail endpoint alone (`--phase` seconds each), twice: with cached answers off
+   (API_CACHE_TIMEOUT=0: every answer built from the database) and, on a second server, with
+   them on as deployed, after `--warm-passes` passes over every URL the phase draws (the
+   default cache is per worker process). Printed: throughput as a share of the ceiling
+   (target: 40 % or better), p50 and p99 latency, errors;
+3. a mixed workload (`--duration` seconds, on each server): list references, page through
+   OTUs, search OTUs by term, get OTUs, list history, get the index, edit an OTU's
+   abbreviation, add and remove an isolate. Every write moves the reference's revision on, so
+   cached answers of that reference are rebuilt. Printed per endpoint: requests, throughput,
+   p50 and p99 latency, errors (target: zero errors).
 
-Rate limits are raised for the run (capacity is measured, not the per-user allowance);
-there is no Redis, so the cache is per worker process. Traffic goes to 127.0.0.1 only. The
-database and data directory are removed at the end. Figures are printed, never asserted;
-the clients share the machine with the server, so they lower every figure alike.
+Rate limits are raised for the run (capacity is measured, not the per-user allowance).
+Traffic goes to 127.0.0.1 only. The database and data directory are removed at the end.
+Figures are printed, never asserted; the clients share the machine with the server, so they
+lower every figure alike.
 """
 
 from __future__ import annotations
@@ -85,6 +90,20 @@ def setup_data(path: Path) -> dict:
     print(f"setup: imported {len(otu_ids)} OTUs in {imported:.1f} s; index built in {built:.1f} s (ready: {index.ready})")
     connections.close_all()
     return {"key": key, "ref": reference.id, "index": index.id if index.ready else None, "otus": otu_ids}
+
+
+def vacuum_analyze() -> None:
+    """The steady state of a database some time after an import: autovacuum has analysed and
+    vacuumed the new rows (counts read the index alone)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    previous = connection.connection.autocommit
+    connection.connection.autocommit = True
+    with connection.connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.connection.autocommit = previous
+    connection.close()
 
 
 # Server ----------------------------------------------------------------------------------------
@@ -159,7 +178,9 @@ def mixed_calls(rng: random.Random, data: dict, client: int, counter: list[int])
         return [("get index", "GET", f"/api/indexes/{data['index']}", None)]
     if choice == "edit":
         counter[0] += 1
-        return [("edit OTU", "PATCH", f"/api/otus/{otu}", {"abbreviation": f"B{client}x{counter[0]}"})]
+        # Unique across phases and runs: a taken abbreviation is a 400, not load.
+        abbreviation = f"B{client}x{counter[0]}-{os.getpid()}"
+        return [("edit OTU", "PATCH", f"/api/otus/{otu}", {"abbreviation": abbreviation})]
     return [("add isolate", "POST", f"/api/otus/{otu}/isolates", {"source_type": "isolate", "source_name": f"bench {client}"})]
 
 
@@ -243,12 +264,68 @@ ISOLATED = [
 ]
 
 
+def warm_up(port: int, data: dict, clients: int, passes: int) -> float:
+    """Request every URL the list/detail phases can draw, `passes` times over from `clients`
+    processes, so each worker's cache has seen them (the default cache is per process)."""
+    urls = [f"/api/refs", *(f"/api/refs/{data['ref']}/otus?page={page}&per_page=25" for page in range(1, 81)),
+            *(f"/api/refs/{data['ref']}/otus?term={term}" for term in TERMS),
+            *(f"/api/otus/{otu}" for otu in data["otus"]),
+            *(f"/api/refs/{data['ref']}/history?page={page}&per_page=25" for page in range(1, 51))]
+    if data["index"]:
+        urls.append(f"/api/indexes/{data['index']}")
+    started = time.perf_counter()
+    with multiprocessing.Pool(clients) as pool:
+        for _ in range(passes):
+            pool.starmap(request, [(port, data["key"], "GET", url) for url in urls], chunksize=16)
+    return time.perf_counter() - started
+
+
+def isolated_phases(port: int, data: dict, args, ceiling: float, floor: float) -> tuple[dict, int]:
+    """Each list/detail endpoint alone: {name: (req/s, p50, p99)} and the error count."""
+    figures, all_errors = {}, 0
+    for name, template in ISOLATED:
+        if name == "get index" and not data["index"]:
+            continue
+        path = template.replace("{ref}", data["ref"]).replace("{index}", str(data["index"]))
+        latencies, errors, samples = run_phase(port, data, (name, path), args.phase, args.clients)
+        values = latencies[name]
+        all_errors += sum(errors.values())
+        figures[name] = (len(values) / args.phase, percentile(values, 0.5), percentile(values, 0.99), sum(errors.values()))
+        for sample in samples[:3]:
+            print(f"    error ({name}): {sample}")
+    return figures, all_errors
+
+
+def mixed_phase(port: int, data: dict, args, ceiling: float, label: str) -> int:
+    latencies, errors, samples = run_phase(port, data, "mixed", args.duration, args.clients)
+    total = sum(len(v) for v in latencies.values())
+    print(f"\nmixed workload, {label}, {args.duration:.0f} s: {total / args.duration:.0f} req/s overall "
+          f"({total / args.duration / ceiling:.0%} of the ceiling), errors {sum(errors.values())} (target 0)")
+    print(f"  {'endpoint':<20} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+    for name in sorted(latencies, key=lambda n: -len(latencies[n])):
+        values = latencies[name]
+        print(f"  {name:<20} {len(values):>8} {len(values) / args.duration:>7.1f} "
+              f"{percentile(values, 0.5) * 1000:>7.1f} {percentile(values, 0.99) * 1000:>7.1f} {errors[name]:>6}")
+    for sample in samples[:5]:
+        print(f"  error: {sample}")
+    return sum(errors.values())
+
+
+def server_stop(server) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 20)))
     parser.add_argument("--phase", type=float, default=float(os.environ.get("BENCH_PHASE", 4)))
     parser.add_argument("--clients", type=int, default=int(os.environ.get("BENCH_CLIENTS", 4)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
+    parser.add_argument("--warm-passes", type=int, default=int(os.environ.get("BENCH_WARM_PASSES", 4)))
     parser.add_argument("path", nargs="?", default=str(DEFAULT_FILE))
     args = parser.parse_args()
 
@@ -264,7 +341,7 @@ def main() -> None:
     server = None
     try:
         data = setup_data(Path(args.path))
-        port = free_port()
+        vacuum_analyze()
         env = {
             **os.environ,
             "ROOT_URLCONF": "bench.load_urls",
@@ -273,13 +350,17 @@ def main() -> None:
             "THROTTLE_SEARCH_RATE": "1000000/minute",
             "LOG_LEVEL": "ERROR",
         }
-        server = server_start(port=port, workers=args.workers, env=env, log_path=data_dir / "gunicorn.log")
+        all_errors = 0
+
+        # 1. Uncached: every answer is built from the database.
+        port = free_port()
+        server = server_start(port=port, workers=args.workers, env={**env, "API_CACHE_TIMEOUT": "0"},
+                              log_path=data_dir / "gunicorn-uncached.log")
         print(
-            f"server: gunicorn, {args.workers} sync workers, 127.0.0.1:{port}; {args.clients} client processes; "
+            f"server: gunicorn, {args.workers} sync workers, 127.0.0.1; {args.clients} client processes; "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
         )
         run_phase(port, data, ("warm-up", "/api/otus/{otu}"), 1.0, args.clients)
-
         latencies, errors, _ = run_phase(port, data, ("ceiling", "/bench/ceiling"), args.phase, args.clients)
         ceiling = len(latencies["ceiling"]) / args.phase
         print(f"\nceiling (trivial Django JSON view): {ceiling:.0f} req/s, p50 "
@@ -288,44 +369,33 @@ def main() -> None:
         floor = len(latencies["drf"]) / args.phase
         print(f"trivial DRF view with API key auth: {floor:.0f} req/s ({floor / ceiling:.0%} of the ceiling), p50 "
               f"{percentile(latencies['drf'], 0.5) * 1000:.1f} ms, errors {sum(errors.values())}")
+        uncached, errors = isolated_phases(port, data, args, ceiling, floor)
+        all_errors += errors
+        all_errors += mixed_phase(port, data, args, ceiling, "answers uncached")
+        server_stop(server)
 
-        print(f"\nlist/detail endpoints alone ({args.phase:.0f} s each; target >= {TARGET_SHARE:.0%} of the ceiling):")
-        print(f"  {'endpoint':<20} {'req/s':>7} {'share':>6} {'of DRF':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
-        all_errors = 0
-        for name, template in ISOLATED:
-            if name == "get index" and not data["index"]:
-                continue
-            path = template.replace("{ref}", data["ref"]).replace("{index}", str(data["index"]))
-            latencies, errors, samples = run_phase(port, data, (name, path), args.phase, args.clients)
-            values = latencies[name]
-            rate = len(values) / args.phase
-            all_errors += sum(errors.values())
+        # 2. Cached (the default): answers kept per revision of the reference.
+        port = free_port()
+        server = server_start(port=port, workers=args.workers, env=env, log_path=data_dir / "gunicorn-cached.log")
+        warmed = warm_up(port, data, args.clients, args.warm_passes)
+        print(f"\ncache warm-up: {args.warm_passes} passes over every URL the phases draw, {warmed:.0f} s")
+        cached, errors = isolated_phases(port, data, args, ceiling, floor)
+        all_errors += errors
+
+        print(f"\nlist/detail endpoints alone ({args.phase:.0f} s each; target >= {TARGET_SHARE:.0%} of the ceiling "
+              f"= {TARGET_SHARE * ceiling:.0f} req/s):")
+        print(f"  {'endpoint':<20} {'uncached':>9} {'share':>6} {'cached':>7} {'share':>6} {'of DRF':>6} "
+              f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+        for name, (rate, p50, p99, errs) in cached.items():
+            cold = uncached[name][0]
             verdict = "ok" if rate >= TARGET_SHARE * ceiling else "BELOW TARGET"
-            print(f"  {name:<20} {rate:>7.0f} {rate / ceiling:>6.0%} {rate / floor:>6.0%} {percentile(values, 0.5) * 1000:>7.1f} "
-                  f"{percentile(values, 0.99) * 1000:>7.1f} {sum(errors.values()):>6}  {verdict}")
-            for sample in samples[:3]:
-                print(f"    error: {sample}")
-
-        latencies, errors, samples = run_phase(port, data, "mixed", args.duration, args.clients)
-        total = sum(len(v) for v in latencies.values())
-        print(f"\nmixed workload, {args.duration:.0f} s: {total / args.duration:.0f} req/s overall "
-              f"({total / args.duration / ceiling:.0%} of the ceiling), errors {sum(errors.values())} (target 0)")
-        print(f"  {'endpoint':<20} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
-        for name in sorted(latencies, key=lambda n: -len(latencies[n])):
-            values = latencies[name]
-            print(f"  {name:<20} {len(values):>8} {len(values) / args.duration:>7.1f} "
-                  f"{percentile(values, 0.5) * 1000:>7.1f} {percentile(values, 0.99) * 1000:>7.1f} {errors[name]:>6}")
-        for sample in samples[:5]:
-            print(f"  error: {sample}")
-        all_errors += sum(errors.values())
+            print(f"  {name:<20} {cold:>9.0f} {cold / ceiling:>6.0%} {rate:>7.0f} {rate / ceiling:>6.0%} "
+                  f"{rate / floor:>6.0%} {p50 * 1000:>7.1f} {p99 * 1000:>7.1f} {errs + uncached[name][3]:>6}  {verdict}")
+        all_errors += mixed_phase(port, data, args, ceiling, "answers cached (every write moves its reference on)")
         print(f"\nerrors in all phases: {all_errors}")
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server_stop(server)
         from django.db import connections
 
         connections.close_all()

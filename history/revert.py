@@ -25,8 +25,9 @@ class OtuStore(Protocol):
         """Raise NotFound when the user may not see the reference, InsufficientRights without
         the right to modify its OTUs."""
 
-    def lock(self, *, otu_id: str) -> dict | None:
-        """Lock the OTU against concurrent changes; its joined document, or None if absent."""
+    def lock(self, *, otu_id: str, reference_id: str) -> dict | None:
+        """Lock the reference's data and then the OTU against concurrent changes (raising the
+        reference's revision); the OTU's joined document, or None if absent."""
 
     def write(self, *, otu_id: str, document: dict | None) -> None:
         """Make the OTU exactly `document` (None: remove it)."""
@@ -64,8 +65,8 @@ def change_revert(*, user, change_id: str, store: OtuStore | None = None) -> dic
     if target is None:
         raise NotFound()
     store.check(user=user, reference_id=target["reference_id"])
-    # The OTU lock comes first, as in every OTU change, so revert and edits queue in one order.
-    current = store.lock(otu_id=target["otu_id"])
+    # The locks come first, as in every OTU change, so revert and edits queue in one order.
+    current = store.lock(otu_id=target["otu_id"], reference_id=target["reference_id"])
     changes = list(
         Change.objects.select_for_update()
         .filter(otu_id=target["otu_id"], otu_version__gte=target["otu_version"])

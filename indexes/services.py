@@ -41,6 +41,7 @@ from indexes.signals import index_ready
 from refs.models import OTU, Reference
 from refs.permissions import reference_get_visible, reference_rights_check
 from refs.reference_files import reference_file_chunks
+from refs.revisions import reference_revision_bump
 from virtool_site.errors import BadRequest, Conflict
 from virtool_site.files import uploaded_file_store
 from virtool_site.models import Job
@@ -88,6 +89,7 @@ def index_create(*, user, reference_id: str, runner: str = RUNNER_CELERY) -> tup
         reference_rights_check(user=user, reference=reference, right="build")
         # Builds of one reference are serialized on its row.
         reference = Reference.objects.select_for_update().get(id=reference.id)
+        reference_revision_bump(reference_ids=reference.id)
         for dead in dead_builds(reference.id):
             _index_delete(dead)
         if unfinished_build_exists(reference.id):
@@ -353,8 +355,16 @@ def index_finalize(*, index_id: str, user) -> Index:
     return _index_finalize(index_id=index_id, files=None, user=user)
 
 
+def _index_revision_bump(index_id: str) -> None:
+    """Raise the revision of the index's reference: the first lock of a write to an index."""
+    reference_id = Index.objects.filter(id=index_id).values_list("reference_id", flat=True).first()
+    if reference_id is not None:
+        reference_revision_bump(reference_ids=reference_id)
+
+
 def _index_finalize(*, index_id: str, files: list[tuple[str, str, int]] | None, user) -> Index:
     with transaction.atomic():
+        _index_revision_bump(index_id)
         if user is not None:
             index = index_for_job_api(user=user, index_id=index_id, lock=True)
         else:
@@ -397,6 +407,7 @@ def index_fail(*, index_id: str, error) -> None:
     elif isinstance(error, BaseException):
         error = {"type": type(error).__name__, "message": str(error)}
     with transaction.atomic():
+        _index_revision_bump(index_id)
         index = Index.objects.select_for_update().filter(id=index_id).first()
         if index is None or index.ready:
             return
@@ -427,6 +438,7 @@ def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> Index
         raise BadRequest("Unsupported index file name")
     name = INDEX_FILE_STORED_NAMES.get(name, name)
     with transaction.atomic():
+        _index_revision_bump(index_id)
         index = index_for_job_api(user=user, index_id=index_id, lock=True)
         if index.ready:
             raise Conflict("Index is already finalized")

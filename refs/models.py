@@ -48,6 +48,12 @@ class Reference(models.Model):
         "virtool_site.Process", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     deleted = models.BooleanField(default=False, db_index=True)
+    revision = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised by every write to the reference, its OTUs, history or indexes (refs.revisions); "
+        "cached API answers are keyed by it.",
+    )
 
     objects = LiveReferenceManager()
     all_objects = models.Manager()

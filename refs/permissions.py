@@ -19,7 +19,8 @@ RIGHTS = ("build", "modify", "modify_otu", "remove")
 RIGHT_ALIASES = {"modify_kind": "modify_otu"}
 
 
-def _is_user(user) -> bool:
+def is_signed_in_user(user) -> bool:
+    """A signed-in person: not anonymous, not a job runner."""
     return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
 
 
@@ -47,7 +48,7 @@ def references_visible(user) -> QuerySet[Reference]:
     references = Reference.objects.all()
     if user is not None and getattr(user, "is_superuser", False):
         return references
-    if not _is_user(user):
+    if not is_signed_in_user(user):
         return references.filter(public=True)
     shared = RawSQL(_shared_reference_ids_sql(connections[references.db]), (user.pk, user.pk))
     return references.filter(Q(public=True) | Q(user_id=user.pk) | Q(id__in=shared))
@@ -65,7 +66,7 @@ def reference_has_right(*, user, reference: Reference | str, right: str) -> bool
     right = RIGHT_ALIASES.get(right, right)
     if right not in RIGHTS:
         raise ValueError(f"unknown reference right {right}")
-    if not _is_user(user):
+    if not is_signed_in_user(user):
         return False
     if user.is_superuser:
         return True

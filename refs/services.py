@@ -20,6 +20,7 @@ from history.services import change_record
 from refs.documents import otu_document_load, otu_issues
 from refs.models import OTU, Isolate, Reference, ReferenceGroup, ReferenceUser, Sequence, isolate_name
 from refs.permissions import RIGHT_ALIASES, RIGHTS, reference_rights_check, references_visible
+from refs.revisions import reference_revision_bump
 from virtool_site.errors import BadRequest, Conflict, NotFound
 from virtool_site.ids import random_id
 
@@ -55,6 +56,7 @@ def reference_create(
         user=user,
         **fields,
     )
+    reference_revision_bump(reference_ids=reference.id)
     ReferenceUser.objects.create(reference=reference, user=user, build=True, modify=True, modify_otu=True, remove=True)
     return reference
 
@@ -87,6 +89,7 @@ def reference_edit(*, user, reference: Reference, **changes) -> Reference:
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     reference_rights_check(user=user, reference=reference, right="modify")
+    reference_revision_bump(reference_ids=reference.pk)
     reference = Reference.objects.select_for_update().get(pk=reference.pk)
     if "internal_control" in changes:
         otu_id = changes["internal_control"] or None
@@ -128,6 +131,7 @@ def _member_kind(kind: str):
 def _reference_member_add(*, kind: str, user, reference: Reference, member_id: str, rights: dict):
     model, field, member_model, key, label = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
+    reference_revision_bump(reference_ids=reference.pk)
     member = member_model.objects.filter(**{key: member_id}).first()
     if member is None:
         raise BadRequest(f"{label} does not exist")
@@ -144,6 +148,7 @@ def _reference_member_add(*, kind: str, user, reference: Reference, member_id: s
 def _reference_member_edit(*, kind: str, user, reference: Reference, member_id: str, rights: dict):
     model, field, _, key, _ = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
+    reference_revision_bump(reference_ids=reference.pk)
     entry = (
         model.objects.select_for_update()
         .select_related(field)
@@ -164,6 +169,7 @@ def _reference_member_edit(*, kind: str, user, reference: Reference, member_id: 
 def _reference_member_remove(*, kind: str, user, reference: Reference, member_id: str) -> None:
     model, field, _, key, _ = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
+    reference_revision_bump(reference_ids=reference.pk)
     deleted, _ = model.objects.filter(reference=reference, **{f"{field}__{key}": member_id}).delete()
     if not deleted:
         raise NotFound()
@@ -245,6 +251,7 @@ def _reference_for_change(*, user, reference) -> Reference:
     if reference is None:
         raise NotFound()
     reference_rights_check(user=user, reference=reference, right="modify_otu")
+    reference_revision_bump(reference_ids=reference.id)
     return reference
 
 
@@ -258,6 +265,7 @@ def _otu_lock(*, user, otu_id: str) -> tuple[OTU, dict]:
     if reference_id is None:
         raise NotFound()
     reference_rights_check(user=user, reference=reference_id, right="modify_otu")
+    reference_revision_bump(reference_ids=reference_id)
     otu = OTU.objects.select_for_update().filter(id=otu_id).first()
     if otu is None:  # removed while we waited for the lock
         raise NotFound()
@@ -683,8 +691,10 @@ class OtuStore:
             raise NotFound()
         reference_rights_check(user=user, reference=reference_id, right="modify_otu")
 
-    def lock(self, *, otu_id: str) -> dict | None:
-        """Lock the OTU row (if the OTU exists) and return its joined document."""
+    def lock(self, *, otu_id: str, reference_id: str) -> dict | None:
+        """Raise the reference's revision (its lock comes first, as in every OTU change), lock
+        the OTU row (if the OTU exists) and return its joined document."""
+        reference_revision_bump(reference_ids=reference_id)
         if not list(OTU.objects.select_for_update().filter(id=otu_id).values_list("id", flat=True)):
             return None
         return otu_document_load(otu_id)

@@ -51,6 +51,7 @@ from refs.imports import (
 )
 from refs.models import OTU, Isolate, Reference, Sequence
 from refs.reference_files import reference_file_stream, reference_file_write
+from refs.revisions import reference_revision_bump
 from virtool_site.errors import BadRequest, Conflict, InvalidInput, NotFound, ServiceUnavailable
 from virtool_site.ids import ID_ALPHABET, random_id
 from virtool_site.models import Process, Upload, User
@@ -771,6 +772,7 @@ def reference_file_import(
         reference = Reference.all_objects.filter(id=reference_id).first()
         if reference is None or reference.deleted:
             return None
+        reference_revision_bump(reference_ids=reference_id)
         if _already_written(reference_id):
             return {"otus": OTU.objects.filter(reference_id=reference_id).count(), "skipped": True}
         creation = CreationHistory(
@@ -872,6 +874,7 @@ def reference_clone_copy(*, reference_id: str, source_id: str, user, progress: P
         reference = Reference.all_objects.filter(id=reference_id).first()
         if reference is None or reference.deleted:
             return None
+        reference_revision_bump(reference_ids=reference_id)
         if _already_written(reference_id):
             return {"skipped": True}
         source = Reference.all_objects.filter(id=source_id, deleted=False).first()
@@ -1056,6 +1059,7 @@ def reference_remote_update(*, reference_id: str, path, release: dict, user, pro
         reference = Reference.all_objects.filter(id=reference_id).first()
         if reference is None or reference.deleted:
             return None
+        reference_revision_bump(reference_ids=reference_id)
         if (reference.installed or {}).get("id") == release.get("id"):
             return {"skipped": True}
         origin = f"{(reference.remotes_from or {}).get('slug', 'remote')} {release.get('name') or ''}".strip()
@@ -1202,10 +1206,12 @@ def reference_delete_run(*, reference_id: str, process_id: str | None, extra: Pr
         progress.step("delete_indexes")
         with reference_lock(reference_id):
             with transaction.atomic():
+                reference_revision_bump(reference_ids=reference_id)
                 Index.objects.filter(reference_id=reference_id).delete()
             shutil.rmtree(data_path("references", reference_id), ignore_errors=True)
             progress.step("delete_otus")
             with transaction.atomic():
+                reference_revision_bump(reference_ids=reference_id)
                 Change.objects.filter(reference_id=reference_id).delete()
                 Sequence.objects.filter(otu__reference_id=reference_id).delete()
                 Isolate.objects.filter(otu__reference_id=reference_id).delete()
@@ -1443,6 +1449,7 @@ def reference_delete(*, user, reference: Reference, queue: bool = True) -> Proce
         process = process_create(
             process_type="delete_reference", steps=DELETE_STEPS, user=user, context=_context(user, reference.id)
         )
+        reference_revision_bump(reference_ids=reference.id)
         if not Reference.objects.filter(id=reference.id).update(deleted=True, process=process):
             raise NotFound()
         if queue:
@@ -1478,7 +1485,9 @@ def reference_release_check(*, reference: Reference) -> dict:
     if release is None:
         release = {k: v for k, v in stored.items() if k not in ("newer", "retrieved_at")}
     release = release_retrieved(release, installed=reference.installed) if release else None
-    Reference.all_objects.filter(id=reference.id).update(release=release, remotes_from=remotes_from)
+    with transaction.atomic():
+        reference_revision_bump(reference_ids=reference.id)
+        Reference.all_objects.filter(id=reference.id).update(release=release, remotes_from=remotes_from)
     reference.release, reference.remotes_from = release, remotes_from
     return release or {}
 
@@ -1492,6 +1501,7 @@ def reference_update_remote(*, user, reference: Reference) -> tuple[dict, Proces
     if not reference.remotes_from:
         raise BadRequest("Not a remote reference")
     with transaction.atomic():
+        reference_revision_bump(reference_ids=reference.id)
         reference = Reference.objects.select_for_update().filter(id=reference.id).first()
         if reference is None:
             raise NotFound()

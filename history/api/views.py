@@ -7,7 +7,9 @@ from history import selectors
 from history.api import serializers as s
 from history.filtersets import ChangeFilter, ReferenceChangeFilter, filterset_apply
 from history.revert import change_revert
+from refs.api.cache import reference_answer_key
 from refs.permissions import reference_get_visible, references_visible
+from virtool_site.api.cache import cached_get
 from virtool_site.api.schema import responses
 from virtool_site.api.views import PagedListView
 from virtool_site.errors import NotFound
@@ -54,6 +56,7 @@ class ReferenceHistoryView(PagedListView):
         responses=responses({200: s.ChangeSerializer(many=True)}, 404, 422),
         tags=["history"],
     )
+    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         """The reference's changes, newest first."""
         reference = reference_get_visible(user=request.user, reference_id=ref_id)

@@ -8,7 +8,9 @@ from history.api.serializers import ChangeSerializer
 from indexes import selectors, services
 from indexes.api import serializers as s
 from indexes.models import Index, IndexFile
-from refs.permissions import reference_get_visible, references_visible
+from refs.permissions import is_signed_in_user, reference_get_visible, references_visible
+from refs.revisions import index_reference_revision_visible
+from virtool_site.api.cache import cached_get
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import PageQuerySerializer, query_validate
 from virtool_site.api.permissions import IsJob
@@ -132,6 +134,17 @@ class ReferenceIndexesView(PagedListView):
         )
 
 
+def index_answer_key(request, *, index_id: str, **_) -> str | None:
+    """A ready index never changes, but its document shows its reference's name: cached at the
+    reference's revision. An unfinished one (its job's progress moves on) is not cached."""
+    if not is_signed_in_user(request.user):
+        return None
+    found = index_reference_revision_visible(user=request.user, index_id=index_id, index_table=Index._meta.db_table)
+    if found is None or not found[2]:
+        return None
+    return f"ref:{found[0]}:{found[1]}"
+
+
 class IndexView(APIView):
     """GET: users who see the reference, and the index's own job runner. PATCH: Job API finalize."""
 
@@ -143,6 +156,7 @@ class IndexView(APIView):
         return super().get_permissions()
 
     @extend_schema(responses=responses({200: s.IndexDetailSerializer}, 403, 404), tags=TAGS)
+    @cached_get(index_answer_key)
     def get(self, request, index_id):
         index = selectors.index_for_request(user=request.user, index_id=index_id, detail=True)
         return Response(s.IndexDetailSerializer(selectors.index_detail(index)).data)

@@ -8,9 +8,11 @@ from rest_framework.views import APIView
 
 from refs import selectors, services
 from refs.api import serializers as s
+from refs.api.cache import otu_answer_key, reference_answer_key, references_answer_key
 from refs.filtersets import OTUFilter, ReferenceFilter, filterset_apply
 from refs.models import OTU
 from refs.permissions import reference_get_visible, reference_rights_check, references_visible
+from virtool_site.api.cache import cached_get
 from virtool_site.api.permissions import RequiresPermission
 from virtool_site.api.schema import responses
 from virtool_site.api.serializers import ProcessSerializer
@@ -65,6 +67,7 @@ class ReferencesView(PagedListView):
         responses=responses({200: s.ReferenceListSerializer(many=True)}, 422),
         tags=["refs"],
     )
+    @cached_get(references_answer_key)
     def get(self, request):
         """References the user may see, newest first."""
         references = selectors.references_list(user=request.user)
@@ -111,6 +114,7 @@ class ReferencesView(PagedListView):
 
 class ReferenceView(APIView):
     @extend_schema(responses=responses({200: s.ReferenceSerializer}, 404), tags=["refs"])
+    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         return _reference_response(request, ref_id)
 
@@ -276,6 +280,7 @@ class ReferenceOTUsView(PagedListView):
         responses=responses({200: s.OTUListItemSerializer(many=True)}, 404, 422),
         tags=["otus"],
     )
+    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         """The reference's OTUs by name."""
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
@@ -301,6 +306,7 @@ class ReferenceOTUsView(PagedListView):
 
 class OTUView(APIView):
     @extend_schema(responses=responses({200: s.OTUSerializer}, 404), tags=["otus"])
+    @cached_get(otu_answer_key)
     def get(self, request, otu_id):
         """The joined OTU: isolates, sequences, verification issues."""
         return _otu_response(request, otu_id)

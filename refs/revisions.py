@@ -1,0 +1,125 @@
+"""Reference revisions: one number per reference that every write to its data raises.
+
+A reference's API answers (its OTU pages, OTU documents, history, ready indexes, its line in
+the reference list) are functions of its rows. `Reference.revision` is raised in the same
+transaction as any write to them, so an answer cached under (reference, revision) can never
+outlive the data it was built from: the new number becomes visible in the very commit that
+makes the new data visible (virtool_site.api.cache).
+
+Writers call `reference_revision_bump` first thing in their transaction, before they lock
+any OTU row: the bump takes the reference row's lock, so writers of one reference queue on it
+in one order and never deadlock with one another (an index build also locks the reference
+before its OTUs). The test suite holds every write path to that (conftest's revision guard).
+
+Reads here are written in SQL, not built with the ORM: they run on every cached read, where
+building and compiling a queryset would cost more than the cache saves.
+"""
+
+from django.db import connections
+
+from refs.models import OTU, Reference
+from refs.permissions import is_signed_in_user, _shared_reference_ids_sql
+
+
+def _connection():
+    return connections[Reference.objects.db]
+
+
+def reference_revision_bump(*, reference_ids) -> None:
+    """Raise the revision of the reference(s) `reference_ids` (an id or ids); call inside the
+    writing transaction, before locking the reference's OTUs."""
+    ids = [reference_ids] if isinstance(reference_ids, str) else sorted(set(reference_ids))
+    if not ids:
+        return
+    connection = _connection()
+    quote = connection.ops.quote_name
+    table, revision, pk = quote(Reference._meta.db_table), quote("revision"), quote("id")
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"UPDATE {table} SET {revision} = {revision} + 1 WHERE {pk} IN ({placeholders})"
+    if connection.vendor == "postgresql":
+        # Marks the transaction as one that bumped: the test suite's guard trigger reads it.
+        sql += " RETURNING set_config('virtool.revision_bumped', 'on', true)"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+
+
+def references_revision_bump_all() -> None:
+    """Raise every reference's revision: for writes every cached answer may show (a renamed user)."""
+    reference_revision_bump(reference_ids=list(Reference.all_objects.values_list("id", flat=True)))
+
+
+def _visible_sql(user, alias: str) -> tuple[str, list]:
+    """SQL condition (and params) on the reference row `alias`: live and visible to `user`,
+    exactly as refs.permissions.references_visible says."""
+    connection = _connection()
+    quote = connection.ops.quote_name
+    live = f"NOT {alias}.{quote('deleted')}"
+    if user is not None and getattr(user, "is_superuser", False):
+        return live, []
+    if not is_signed_in_user(user):
+        return f"{live} AND {alias}.{quote('public')}", []
+    shared = _shared_reference_ids_sql(connection)
+    condition = (
+        f"{live} AND ({alias}.{quote('public')} OR {alias}.{quote('user_id')} = %s "
+        f"OR {alias}.{quote('id')} IN ({shared}))"
+    )
+    return condition, [user.pk, user.pk, user.pk]
+
+
+def _fetch_one(sql: str, params: list):
+    with _connection().cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def reference_revision_visible(*, user, reference_id: str) -> int | None:
+    """The reference's revision, or None when it does not exist or `user` may not see it."""
+    quote = _connection().ops.quote_name
+    condition, params = _visible_sql(user, "r")
+    row = _fetch_one(
+        f"SELECT r.{quote('revision')} FROM {quote(Reference._meta.db_table)} r "
+        f"WHERE r.{quote('id')} = %s AND {condition}",
+        [reference_id, *params],
+    )
+    return row[0] if row else None
+
+
+def otu_reference_revision_visible(*, user, otu_id: str) -> tuple[str, int] | None:
+    """(reference id, revision) of the OTU's reference, or None when `user` may not see the OTU."""
+    quote = _connection().ops.quote_name
+    condition, params = _visible_sql(user, "r")
+    return _fetch_one(
+        f"SELECT r.{quote('id')}, r.{quote('revision')} FROM {quote(OTU._meta.db_table)} o "
+        f"INNER JOIN {quote(Reference._meta.db_table)} r ON r.{quote('id')} = o.{quote('reference_id')} "
+        f"WHERE o.{quote('id')} = %s AND {condition}",
+        [otu_id, *params],
+    )
+
+
+def index_reference_revision_visible(*, user, index_id: str, index_table: str) -> tuple[str, int, bool] | None:
+    """(reference id, revision, whether the index is ready) for an index `user` may see, else None.
+
+    `index_table` is the index model's table (indexes depends on refs, not the other way)."""
+    quote = _connection().ops.quote_name
+    condition, params = _visible_sql(user, "r")
+    row = _fetch_one(
+        f"SELECT r.{quote('id')}, r.{quote('revision')}, i.{quote('ready')} FROM {quote(index_table)} i "
+        f"INNER JOIN {quote(Reference._meta.db_table)} r ON r.{quote('id')} = i.{quote('reference_id')} "
+        f"WHERE i.{quote('id')} = %s AND {condition}",
+        [index_id, *params],
+    )
+    return (row[0], row[1], bool(row[2])) if row else None
+
+
+def references_revisions_visible(*, user) -> list[tuple[str, int]]:
+    """(id, revision) of every reference `user` may see, by id."""
+    quote = _connection().ops.quote_name
+    condition, params = _visible_sql(user, "r")
+    with _connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.{quote('id')}, r.{quote('revision')} FROM {quote(Reference._meta.db_table)} r "
+            f"WHERE {condition} ORDER BY r.{quote('id')}",
+            params,
+        )
+        return cursor.fetchall()
+
