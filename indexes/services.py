@@ -437,8 +437,9 @@ def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> Index
     if file_type is None:
         raise BadRequest("Unsupported index file name")
     name = INDEX_FILE_STORED_NAMES.get(name, name)
+    # No revision bump: files of an unfinished index are in no cached answer, and the bump's
+    # lock on the reference would make curators wait for the whole upload.
     with transaction.atomic():
-        _index_revision_bump(index_id)
         index = index_for_job_api(user=user, index_id=index_id, lock=True)
         if index.ready:
             raise Conflict("Index is already finalized")
