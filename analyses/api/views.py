@@ -58,6 +58,7 @@ def analysis_document(analysis):
 
 class SamplesView(PagedListView):
     serializer_class = s.SampleSerializer
+    search_parameters = ("find",)
 
     def get_permissions(self):
         if self.request.method == "POST":

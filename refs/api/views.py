@@ -53,6 +53,7 @@ def _otu_response(request, otu_id: str, *, code=status.HTTP_200_OK, headers=None
 
 class ReferencesView(PagedListView):
     serializer_class = s.ReferenceListSerializer
+    search_parameters = ("find",)
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -268,6 +269,7 @@ class ReferenceGroupView(_MemberView):
 
 class ReferenceOTUsView(PagedListView):
     serializer_class = s.OTUListItemSerializer
+    search_parameters = ("term",)
 
     def get_total_count(self):
         return self._total

@@ -53,7 +53,7 @@ class VirtoolAutoSchema(AutoSchema):
     """Documents what every operation can answer besides its own responses, and the request
     bodies as the views read them.
 
-    - Writes can be throttled (429).
+    - Writes, and reads of lists filtered by text (`search_parameters`), can be throttled (429).
     - Operations behind authentication answer 401 without valid credentials and 403 to a caller
       they do not serve: a job runner outside the Job API, or a user on a Job API view.
     - Operations with a body answer 400 "Malformed request body" to a body that does not parse,
@@ -105,7 +105,7 @@ class VirtoolAutoSchema(AutoSchema):
         error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         responses = operation.setdefault("responses", {})
         added = []
-        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        if method.upper() not in ("GET", "HEAD", "OPTIONS") or getattr(self.view, "search_parameters", ()):
             added.append(429)
         if _requires_authentication(self.view):
             added.extend((401, 403))

@@ -70,12 +70,22 @@ class WriteRateThrottle(_SettingsRateThrottle):
         return self.counted_allow_request(request, view)
 
 
+def is_search(request, view) -> bool:
+    """A search: any request to a search view (`throttle_scope = "search"`, BrAPI's), or a read
+    of a list filtered by text (a non-empty query parameter the view names in `search_parameters`,
+    such as OTU `term` or reference `find`). Paging through a list is not one."""
+    if getattr(view, "throttle_scope", None) == "search":
+        return True
+    parameters = getattr(view, "search_parameters", ())
+    return request.method in SAFE_METHODS and any(request.query_params.get(name) for name in parameters)
+
+
 class SearchRateThrottle(_SettingsRateThrottle):
-    """Searches (views that set `throttle_scope = "search"`) count against the `search` rate."""
+    """Searches (see `is_search`) count against the `search` rate."""
 
     scope = "search"
 
     def allow_request(self, request, view):
-        if getattr(view, "throttle_scope", None) != "search":
+        if not is_search(request, view):
             return True
         return self.counted_allow_request(request, view)

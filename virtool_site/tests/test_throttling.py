@@ -23,3 +23,29 @@ def test_each_user_has_their_own_allowance(client_for, user_factory, settings):
     assert first.post("/api/account/keys", {}, format="json").status_code == 201
     assert first.post("/api/account/keys", {}, format="json").status_code == 429
     assert second.post("/api/account/keys", {}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/refs?find=plant", "/api/samples?find=banana", "/api/refs/{ref}/otus?term=mosaic"],
+    ids=["reference find", "sample find", "OTU term"],
+)
+def test_text_searches_past_the_search_rate_are_429(user, user_client, settings, path):
+    from refs.tests.factories import ReferenceFactory
+
+    reference = ReferenceFactory(user=user)
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "search": "2/minute"}
+    statuses = [user_client.get(path.format(ref=reference.id)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    response = user_client.get(path.format(ref=reference.id))
+    assert response.json() == {"id": "too_many_requests", "message": "Too many requests"}
+    assert int(response["Retry-After"]) > 0
+
+
+def test_paging_through_a_list_is_not_a_search(user, user_client, settings):
+    from refs.tests.factories import ReferenceFactory
+
+    reference = ReferenceFactory(user=user)
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "search": "1/minute"}
+    for path in (f"/api/refs/{reference.id}/otus?page=1", f"/api/refs/{reference.id}/otus?term=", "/api/refs", "/api/samples"):
+        assert all(user_client.get(path).status_code == 200 for _ in range(3)), path
