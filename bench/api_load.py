@@ -267,7 +267,7 @@ ISOLATED = [
 def warm_up(port: int, data: dict, clients: int, passes: int) -> float:
     """Request every URL the list/detail phases can draw, `passes` times over from `clients`
     processes, so each worker's cache has seen them (the default cache is per process)."""
-    urls = [f"/api/refs", *(f"/api/refs/{data['ref']}/otus?page={page}&per_page=25" for page in range(1, 81)),
+    urls = ["/api/refs", *(f"/api/refs/{data['ref']}/otus?page={page}&per_page=25" for page in range(1, 81)),
             *(f"/api/refs/{data['ref']}/otus?term={term}" for term in TERMS),
             *(f"/api/otus/{otu}" for otu in data["otus"]),
             *(f"/api/refs/{data['ref']}/history?page={page}&per_page=25" for page in range(1, 51))]

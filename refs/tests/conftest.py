@@ -3,7 +3,9 @@
 import pytest
 
 from refs import services
-from refs.models import OTU
+from refs.models import OTU, Reference
+from refs.tests.factories import ReferenceFactory, ReferenceGroupFactory, ReferenceUserFactory
+from virtool_site.tests.factories import GroupFactory
 
 
 @pytest.fixture
@@ -67,3 +69,25 @@ def abtv(otu_factory):
 def full_otu(otu_factory):
     """A verified OTU: two isolates of two sequences each."""
     return otu_factory("Banana streak virus", "BSV", isolates=2, sequences=2)
+
+
+@pytest.fixture
+def visibility_world(user_factory):
+    """References of `other`, each shared (or not) with `viewer` in a different way."""
+    viewer, other = user_factory(username="viewer"), user_factory(username="other")
+    group, unrelated_group = GroupFactory(name="curators"), GroupFactory(name="others")
+    viewer.groups.add(group)
+    refs = {
+        "own": ReferenceFactory(user=viewer, name="own"),
+        "public": ReferenceFactory(user=other, name="public", public=True),
+        "by_user": ReferenceFactory(user=other, name="by_user"),
+        "by_group": ReferenceFactory(user=other, name="by_group"),
+        "other_group": ReferenceFactory(user=other, name="other_group"),
+        "private": ReferenceFactory(user=other, name="private"),
+        "deleted": ReferenceFactory(user=viewer, name="deleted", public=True),
+    }
+    ReferenceUserFactory(reference=refs["by_user"], user=viewer)
+    ReferenceGroupFactory(reference=refs["by_group"], group=group)
+    ReferenceGroupFactory(reference=refs["other_group"], group=unrelated_group)
+    Reference.objects.filter(id=refs["deleted"].id).update(deleted=True)
+    return viewer, other, group, refs

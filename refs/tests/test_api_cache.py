@@ -254,42 +254,22 @@ def test_an_unfinished_index_is_answered_without_the_cache(api_cache, owner_clie
 # The key queries agree with refs.permissions --------------------------------------------
 
 
-@pytest.fixture
-def shared_world(user_factory):
-    viewer, other = user_factory(username="viewer"), user_factory(username="other")
-    group = GroupFactory(name="viewers")
-    viewer.groups.add(group)
-    refs = {
-        "own": ReferenceFactory(user=viewer, name="own"),
-        "public": ReferenceFactory(user=other, name="public", public=True),
-        "by_user": ReferenceFactory(user=other, name="by_user"),
-        "by_group": ReferenceFactory(user=other, name="by_group"),
-        "private": ReferenceFactory(user=other, name="private"),
-        "deleted": ReferenceFactory(user=viewer, name="deleted", public=True),
-    }
-    ReferenceUserFactory(reference=refs["by_user"], user=viewer)
-    ReferenceGroupFactory(reference=refs["by_group"], group=group)
-    Reference.objects.filter(id=refs["deleted"].id).update(deleted=True)
-    admin = user_factory(username="admin", is_superuser=True)
-    return {"viewer": viewer, "other": other, "admin": admin}, refs
-
-
 @pytest.mark.parametrize("who", ["viewer", "other", "admin"])
-def test_the_key_queries_see_what_references_visible_sees(shared_world, who):
-    users, refs = shared_world
-    user = users[who]
+def test_the_key_queries_see_what_references_visible_sees(visibility_world, admin_user, who):
+    viewer, other, _, refs = visibility_world
+    user = {"viewer": viewer, "other": other, "admin": admin_user}[who]
     expected = set(references_visible(user).values_list("id", flat=True))
     assert {reference_id for reference_id, _ in references_revisions_visible(user=user)} == expected
     for reference in refs.values():
         assert (reference_revision_visible(user=user, reference_id=reference.id) is not None) == (reference.id in expected)
 
 
-def test_the_otu_key_query_follows_its_reference(shared_world, owner):
-    users, refs = shared_world
-    otu = services.otu_create(user=users["other"], reference=refs["by_group"], name="Shared virus")
-    assert otu_reference_revision_visible(user=users["viewer"], otu_id=otu.id) == (refs["by_group"].id, revision(refs["by_group"]))
+def test_the_otu_key_query_follows_its_reference(visibility_world, owner):
+    viewer, other, _, refs = visibility_world
+    otu = services.otu_create(user=other, reference=refs["by_group"], name="Shared virus")
+    assert otu_reference_revision_visible(user=viewer, otu_id=otu.id) == (refs["by_group"].id, revision(refs["by_group"]))
     assert otu_reference_revision_visible(user=owner, otu_id=otu.id) is None
-    assert otu_reference_revision_visible(user=users["viewer"], otu_id="missing") is None
+    assert otu_reference_revision_visible(user=viewer, otu_id="missing") is None
 
 
 # The guard that holds every write path to bumping ---------------------------------------------

@@ -11,17 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from history.models import Change
 from refs import selectors, services
 from refs.documents import otu_document_load
-from refs.models import Reference
 from refs.permissions import references_visible
-from refs.tests.factories import (
-    IsolateFactory,
-    OTUFactory,
-    ReferenceFactory,
-    ReferenceGroupFactory,
-    ReferenceUserFactory,
-    SequenceFactory,
-)
-from virtool_site.tests.factories import GroupFactory
+from refs.tests.factories import IsolateFactory, OTUFactory, ReferenceUserFactory, SequenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,69 +20,48 @@ pytestmark = pytest.mark.django_db
 # Visibility -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def world(user_factory):
-    """References of `other`, each shared (or not) with `viewer` in a different way."""
-    viewer, other = user_factory(username="viewer"), user_factory(username="other")
-    group, unrelated_group = GroupFactory(name="curators"), GroupFactory(name="others")
-    viewer.groups.add(group)
-    refs = {
-        "own": ReferenceFactory(user=viewer, name="own"),
-        "public": ReferenceFactory(user=other, name="public", public=True),
-        "by_user": ReferenceFactory(user=other, name="by_user"),
-        "by_group": ReferenceFactory(user=other, name="by_group"),
-        "other_group": ReferenceFactory(user=other, name="other_group"),
-        "private": ReferenceFactory(user=other, name="private"),
-        "deleted": ReferenceFactory(user=viewer, name="deleted", public=True),
-    }
-    ReferenceUserFactory(reference=refs["by_user"], user=viewer)
-    ReferenceGroupFactory(reference=refs["by_group"], group=group)
-    ReferenceGroupFactory(reference=refs["other_group"], group=unrelated_group)
-    Reference.objects.filter(id=refs["deleted"].id).update(deleted=True)
-    return viewer, other, group, refs
-
 
 def visible_names(user) -> set[str]:
     return set(references_visible(user).values_list("name", flat=True))
 
 
-def test_a_user_sees_public_own_and_shared_references(world):
-    viewer, _, _, _ = world
+def test_a_user_sees_public_own_and_shared_references(visibility_world):
+    viewer, _, _, _ = visibility_world
     assert visible_names(viewer) == {"own", "public", "by_user", "by_group"}
 
 
-def test_administrators_see_every_live_reference_and_anonymous_users_public_ones(world, admin_user):
+def test_administrators_see_every_live_reference_and_anonymous_users_public_ones(visibility_world, admin_user):
     from django.contrib.auth.models import AnonymousUser
 
     assert visible_names(admin_user) == {"own", "public", "by_user", "by_group", "other_group", "private"}
     assert visible_names(AnonymousUser()) == {"public"}
 
 
-def test_leaving_a_group_or_losing_an_entry_hides_at_once(world):
-    viewer, other, group, refs = world
+def test_leaving_a_group_or_losing_an_entry_hides_at_once(visibility_world):
+    viewer, other, group, refs = visibility_world
     viewer.groups.remove(group)
     refs["by_user"].user_rights.filter(user=viewer).delete()
     assert visible_names(viewer) == {"own", "public"}
 
 
-def test_a_shared_reference_is_listed_once(world):
-    viewer, _, _, refs = world
+def test_a_shared_reference_is_listed_once(visibility_world):
+    viewer, _, _, refs = visibility_world
     # shared both with the user and with their group
     ReferenceUserFactory(reference=refs["by_group"], user=viewer)
     names = list(references_visible(viewer).values_list("name", flat=True))
     assert sorted(names) == sorted(set(names))
 
 
-def test_visibility_as_a_subquery_filters_other_tables(world):
-    viewer, other, _, refs = world
+def test_visibility_as_a_subquery_filters_other_tables(visibility_world):
+    viewer, other, _, refs = visibility_world
     for name, reference in refs.items():
         Change.objects.create(id=f"x{name[:6]}.0", method_name="create", otu_id="x", otu_name=name, otu_version=0, reference_id=reference.id)
     seen = Change.objects.filter(reference_id__in=references_visible(viewer).values("id"))
     assert set(seen.values_list("otu_name", flat=True)) == {"own", "public", "by_user", "by_group"}
 
 
-def test_the_api_lists_what_visibility_gives(world, client_for):
-    viewer, _, _, _ = world
+def test_the_api_lists_what_visibility_gives(visibility_world, client_for):
+    viewer, _, _, _ = visibility_world
     body = client_for(viewer).get("/api/refs").json()
     assert {d["name"] for d in body["documents"]} == {"own", "public", "by_user", "by_group"}
     assert body["total_count"] == body["found_count"] == 4
