@@ -12,19 +12,16 @@ Job runners have no sample rights: they reach their own analysis through the Job
 from django.db.models import Q, QuerySet
 
 from analyses.models import Sample
+from refs.permissions import is_signed_in_user
 from virtool_site.errors import InsufficientRights
 
 READ = "read"
 WRITE = "write"
 
 
-def _is_user(user) -> bool:
-    return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
-
-
 def samples_readable(user) -> QuerySet[Sample]:
     samples = Sample.objects.all()
-    if not _is_user(user):
+    if not is_signed_in_user(user):
         return samples.none()
     if user.is_superuser:
         return samples
@@ -41,7 +38,7 @@ def samples_readable(user) -> QuerySet[Sample]:
 def sample_has_right(*, user, sample: Sample, right: str) -> bool:
     if right not in (READ, WRITE):
         raise ValueError(f"unknown sample right {right}")
-    if not _is_user(user):
+    if not is_signed_in_user(user):
         return False
     if user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk):
         return True
@@ -60,4 +57,4 @@ def sample_rights_check(*, user, sample: Sample, right: str) -> None:
 
 
 def sample_can_change_rights(*, user, sample: Sample) -> bool:
-    return _is_user(user) and (user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk))
+    return is_signed_in_user(user) and (user.is_superuser or (sample.user_id is not None and sample.user_id == user.pk))
