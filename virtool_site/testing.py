@@ -1,6 +1,7 @@
 """Test helpers importable from any app's tests (`from virtool_site.testing import wait_for`)."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,14 @@ from django.conf import settings as django_settings
 from virtool_site.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (for fake servers, or for services made
+    unreachable)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class CeleryWorkerProcess:

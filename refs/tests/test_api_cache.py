@@ -217,6 +217,29 @@ def test_a_rolled_back_write_keeps_the_revision(owner, reference):
     assert revision(reference) == before
 
 
+def test_an_unreachable_cache_is_answered_without(api_cache, settings, monkeypatch, caplog, owner_client, full_otu):
+    from virtool_site.api import throttling
+    from virtool_site.testing import free_port
+
+    monkeypatch.setattr(throttling, "_last_warnings", {})
+    settings.API_CACHE_TIMEOUT = 0
+    expected = owner_client.get(f"/api/otus/{full_otu.id}").content
+    settings.API_CACHE_TIMEOUT = 300
+    settings.CACHES = {
+        **settings.CACHES,
+        "api": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    for _ in range(2):
+        response = owner_client.get(f"/api/otus/{full_otu.id}")
+        assert response.status_code == 200
+        assert response.content == expected
+    assert "API answers built without the cache, cache unavailable: ConnectionError" in caplog.text
+
+
 # Visibility on every request --------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ cache (not found, not visible, a job runner, an answer that is not a function of
 Only JSON answers with status 200 are stored, as the rendered bytes: a hit is the same bytes
 and the same headers as a miss. The `api` cache (settings.CACHES) is per process by default;
 entries expire after API_CACHE_TIMEOUT seconds (0 turns the cache off) and old revisions are
-never read again, so expiry is all the eviction they need.
+never read again, so expiry is all the eviction they need. A cache that cannot be reached (a
+Redis one, API_CACHE_URL) is skipped: answers are built as if it were off, and a warning logged.
 """
 
 import functools
@@ -20,6 +21,8 @@ from django.core.cache import caches
 from django.http import HttpResponse
 from rest_framework.response import Response
 
+from virtool_site.api.throttling import CACHE_ERRORS, cache_unavailable_warn
+
 API_CACHE = "api"
 #: Part of every key: a release that renders bodies differently must not read older entries.
 KEY_FORMAT = "v1"
@@ -27,6 +30,21 @@ KEY_FORMAT = "v1"
 
 def api_cache_enabled() -> bool:
     return settings.API_CACHE_TIMEOUT > 0
+
+
+def _cache_get(key: str):
+    try:
+        return caches[API_CACHE].get(key)
+    except CACHE_ERRORS as error:
+        cache_unavailable_warn("API answers built without the cache", error)
+        return None
+
+
+def _cache_set(key: str, body: bytes) -> None:
+    try:
+        caches[API_CACHE].set(key, body, settings.API_CACHE_TIMEOUT)
+    except CACHE_ERRORS as error:
+        cache_unavailable_warn("API answers built without the cache", error)
 
 
 def _cache_key(request, key: str) -> str:
@@ -48,14 +66,13 @@ def cached_get(key_for):
             if key is None:
                 return handler(self, request, *args, **kwargs)
             cache_key = _cache_key(request, key)
-            cache = caches[API_CACHE]
-            body = cache.get(cache_key)
+            body = _cache_get(cache_key)
             if body is None:
                 response = handler(self, request, *args, **kwargs)
                 if not isinstance(response, Response) or response.status_code != 200 or response.exception:
                     return response
                 body = renderer.render(response.data, request.accepted_media_type, self.get_renderer_context())
-                cache.set(cache_key, body, settings.API_CACHE_TIMEOUT)
+                _cache_set(cache_key, body)
             return HttpResponse(body, content_type=request.accepted_media_type)
 
         return get

@@ -23,17 +23,17 @@ except ImportError:  # no Redis client installed: only the local-memory cache is
 CACHE_ERRORS = (RedisError, OSError)
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-#: At most one warning per this many seconds while the cache is unreachable.
+#: At most one warning of each kind per this many seconds while the cache is unreachable.
 WARNING_INTERVAL = 10.0
-_last_warning = 0.0
+_last_warnings: dict[str, float] = {}
 
 
-def _cache_unavailable(scope: str, error: Exception) -> None:
-    global _last_warning
+def cache_unavailable_warn(what: str, error: Exception) -> None:
+    """Log that `what` happened because the cache cannot be reached, without flooding the log."""
     now = time.monotonic()
-    if now - _last_warning >= WARNING_INTERVAL:
-        _last_warning = now
-        logger.warning("rate limit %s not applied, cache unavailable: %s: %s", scope, type(error).__name__, error)
+    if now - _last_warnings.get(what, float("-inf")) >= WARNING_INTERVAL:
+        _last_warnings[what] = now
+        logger.warning("%s, cache unavailable: %s: %s", what, type(error).__name__, error)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -45,7 +45,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         try:
             return super().allow_request(request, view)
         except CACHE_ERRORS as error:
-            _cache_unavailable(self.scope, error)
+            cache_unavailable_warn(f"rate limit {self.scope} not applied", error)
             return True
 
     def get_cache_key(self, request, view):

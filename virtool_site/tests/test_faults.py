@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from history.models import Change
 from indexes.models import Index
 from indexes.tests.factories import otu_create
 from refs.models import Reference
+from virtool_site.testing import free_port
 from refs.tests.factories import OTUFactory, ReferenceFactory
 from virtool_site.api import throttling
 from virtool_site.celery import app as celery_app
@@ -38,12 +38,6 @@ from virtool_site.models import Job, Process, Upload
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 TASK_QUEUE_DOWN = {"id": "service_unavailable", "message": "Task queue unavailable"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def service_missing(reason: str):
@@ -594,7 +588,7 @@ def cache_down(settings, monkeypatch):
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    monkeypatch.setattr(throttling, "_last_warning", 0.0)
+    monkeypatch.setattr(throttling, "_last_warnings", {})
 
 
 @pytest.mark.django_db
