@@ -231,3 +231,42 @@ def test_concurrent_creates_of_one_name_give_one_otu_and_virtool_messages(owner,
     assert OTU.objects.filter(reference=reference).count() == 1
     assert len(errors) == 2
     assert [(type(e).__name__, str(e)) for e in errors] == [("BadRequest", "Name and abbreviation already exist")] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+def test_edits_reverts_and_builds_of_one_reference_queue_without_deadlock(owner, reference):
+    """Every writer takes the reference's revision lock first (refs.revisions), then OTU rows:
+    edits of different OTUs, reverts and an index build, all at once, finish without a
+    deadlock, and the revision counts exactly the writes that committed."""
+    from indexes.services import RUNNER_EXTERNAL, index_create
+    from refs.models import Reference
+
+    otus = []
+    for n in range(3):
+        otu = services.otu_create(user=owner, reference=reference, name=f"Busy virus {n}")
+        isolate = services.isolate_add(user=owner, otu_id=otu.id, source_type="isolate", source_name="base")
+        services.sequence_create(user=owner, otu_id=otu.id, isolate_id=isolate.isolate_id, accession=f"B{n}", sequence="ACGT")
+        otus.append(otu)
+    start = Reference.objects.values_list("revision", flat=True).get(id=reference.id)
+    committed = []
+
+    def work(n):
+        if n < 3:
+            for i in range(4):
+                services.otu_edit(user=owner, otu_id=otus[n].id, abbreviation=f"B{n}{i}")
+                committed.append("edit")
+            try:
+                change_revert(user=owner, change_id=f"{otus[n].id}.5")
+                committed.append("revert")
+            except Conflict:
+                pass  # the build took the change first: "Not unbuilt", rolled back
+        else:
+            try:
+                index_create(user=owner, reference_id=reference.id, runner=RUNNER_EXTERNAL)
+                committed.append("build")
+            except (BadRequest, Conflict):
+                pass  # nothing left unbuilt, or already building: rolled back, no bump
+
+    assert run_concurrently(4, work) == []
+    assert Reference.objects.values_list("revision", flat=True).get(id=reference.id) - start == len(committed)
