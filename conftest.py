@@ -98,6 +98,20 @@ def _tasks_run_in_process():
 
 
 @pytest.fixture
+def wsgi_keeps_test_connection():
+    """Like Django's test client: the WSGI handler (schemathesis calls it directly) must not
+    close the test's DB connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
 def real_reference_path():
     if not REAL_REFERENCE.exists():
         pytest.fail(f"missing {REAL_REFERENCE}")

@@ -12,7 +12,7 @@ Job runners have no sample rights: they reach their own analysis through the Job
 from django.db.models import Q, QuerySet
 
 from analyses.models import Sample
-from refs.permissions import is_signed_in_user
+from virtool_site.api.permissions import is_signed_in_user
 from virtool_site.errors import InsufficientRights
 
 READ = "read"

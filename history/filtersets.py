@@ -4,27 +4,13 @@ import django_filters
 from django.db.models import QuerySet
 
 from history.models import Change
-from virtool_site.errors import InvalidQuery
-
-#: Parameters a history list understands besides its filters (unknown keys are 422 too, as
-#: Virtool's history docs say: "invalid key or value in URL query string").
-PAGE_PARAMETERS = ("page", "per_page", "format")
+from virtool_site.api.filtersets import filterset_apply as api_filterset_apply
 
 
 def filterset_apply(filterset_class, request, queryset: QuerySet) -> QuerySet:
-    unknown = set(request.query_params) - set(filterset_class.base_filters) - set(PAGE_PARAMETERS)
-    errors = {key: ["Unknown query parameter"] for key in sorted(unknown)}
-    if not errors and request.query_params.keys().isdisjoint(filterset_class.base_filters):
-        # None of the filters is given: nothing to validate or filter (and a filterset with its
-        # form costs more than the list's own queries).
-        return queryset.all()
-    filterset = filterset_class(data=request.query_params, queryset=queryset, request=request)
-    if not filterset.is_valid():
-        for field, field_errors in filterset.errors.get_json_data().items():
-            errors[field] = [e["message"] for e in field_errors]
-    if errors:
-        raise InvalidQuery(errors=errors)
-    return filterset.qs
+    """As the API's, and an unknown query parameter is 422 too, as Virtool's history docs say:
+    "invalid key or value in URL query string"."""
+    return api_filterset_apply(filterset_class, request, queryset, refuse_unknown=True)
 
 
 class ChangeFilter(django_filters.FilterSet):

@@ -19,6 +19,7 @@ from indexes.models import Index, IndexFile
 from refs.documents import otu_document, otu_document_load, otus_with_children
 from refs.models import OTU, Sequence
 from refs.permissions import references_visible
+from refs.revisions import revision_visible
 from virtool_site.errors import InsufficientRights, NotFound
 from virtool_site.files import data_path
 
@@ -99,6 +100,13 @@ def index_for_request(*, user, index_id: str, detail: bool = False) -> Index:
     if is_job and index.job_id != user.job.id:
         raise InsufficientRights()
     return index
+
+
+def index_reference_revision_visible(*, user, index_id: str) -> tuple[str, int, bool] | None:
+    """(reference id, revision, whether the index is ready) of an index `user` may see, in one
+    query (the key of its cached answer); None otherwise."""
+    found = revision_visible(user=user, model=Index, object_id=index_id, columns=("ready",))
+    return (found[0], found[1], bool(found[2])) if found else None
 
 
 def index_for_job_api(*, user, index_id: str, lock: bool = False) -> Index:

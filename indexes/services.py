@@ -38,7 +38,7 @@ from indexes.selectors import (
     unfinished_build_exists,
 )
 from indexes.signals import index_ready
-from refs.models import OTU, Reference
+from refs.models import OTU
 from refs.permissions import reference_get_visible, reference_rights_check
 from refs.reference_files import reference_file_chunks
 from refs.revisions import reference_revision_bump
@@ -87,8 +87,8 @@ def index_create(*, user, reference_id: str, runner: str = RUNNER_CELERY) -> tup
     with transaction.atomic():
         reference = reference_get_visible(user=user, reference_id=reference_id)
         reference_rights_check(user=user, reference=reference, right="build")
-        # Builds of one reference are serialized on its row.
-        reference = Reference.objects.select_for_update().get(id=reference.id)
+        # Builds of one reference (and every other write to it) are serialized on its row,
+        # which the bump locks.
         reference_revision_bump(reference_ids=reference.id)
         for dead in dead_builds(reference.id):
             _index_delete(dead)

@@ -4,32 +4,11 @@ A bad value is Virtool's 422 "Invalid query" with the parameter's errors, never 
 """
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from refs.models import OTU, Reference
-from virtool_site.errors import InvalidQuery
 
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
-
-
-def _filters_given(filterset_class, query_params) -> bool:
-    """Whether a query parameter is one of the filterset's (or one of a filter's suffixed
-    parameters, as range filters have)."""
-    names = filterset_class.base_filters
-    return any(key in names or key.rpartition("_")[0] in names for key in query_params)
-
-
-def filterset_apply(filterset_class, request, queryset: QuerySet) -> QuerySet:
-    """The filtered queryset, or 422 "Invalid query" with the parameters' errors."""
-    if not _filters_given(filterset_class, request.query_params):
-        # Nothing to validate or filter (and a filterset with its form costs more than the
-        # list's own queries).
-        return queryset.all()
-    filterset = filterset_class(data=request.query_params, queryset=queryset, request=request)
-    if not filterset.is_valid():
-        errors = {field: [e["message"] for e in errs] for field, errs in filterset.errors.get_json_data().items()}
-        raise InvalidQuery(errors=errors)
-    return filterset.qs
 
 
 class ReferenceFilter(django_filters.FilterSet):

@@ -12,16 +12,12 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from refs.models import Reference, ReferenceGroup, ReferenceUser
+from virtool_site.api.permissions import is_signed_in_user
 from virtool_site.errors import InsufficientRights, NotFound
 
 RIGHTS = ("build", "modify", "modify_otu", "remove")
 #: Older Virtool clients say `modify_kind` for `modify_otu`.
 RIGHT_ALIASES = {"modify_kind": "modify_otu"}
-
-
-def is_signed_in_user(user) -> bool:
-    """A signed-in person: not anonymous, not a job runner."""
-    return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
 
 
 def _shared_reference_ids_sql(connection) -> str:

@@ -18,7 +18,8 @@ building and compiling a queryset would cost more than the cache saves.
 from django.db import connections
 
 from refs.models import OTU, Reference
-from refs.permissions import is_signed_in_user, _shared_reference_ids_sql
+from refs.permissions import _shared_reference_ids_sql
+from virtool_site.api.permissions import is_signed_in_user
 
 
 def _connection():
@@ -48,7 +49,7 @@ def references_revision_bump_all() -> None:
     reference_revision_bump(reference_ids=list(Reference.all_objects.values_list("id", flat=True)))
 
 
-def _visible_sql(user, alias: str) -> tuple[str, list]:
+def reference_visible_sql(user, alias: str) -> tuple[str, list]:
     """SQL condition (and params) on the reference row `alias`: live and visible to `user`,
     exactly as refs.permissions.references_visible says."""
     connection = _connection()
@@ -66,55 +67,40 @@ def _visible_sql(user, alias: str) -> tuple[str, list]:
     return condition, [user.pk, user.pk, user.pk]
 
 
-def _fetch_one(sql: str, params: list):
+def revision_visible(*, user, model, object_id: str, columns: tuple[str, ...] = ()) -> tuple | None:
+    """(reference id, revision, *`columns` of the object) for the object `object_id` of `model`
+    (Reference itself, or a model with a `reference` foreign key) when `user` may see it; None
+    when it does not exist or they may not."""
+    quote = _connection().ops.quote_name
+    condition, params = reference_visible_sql(user, "r")
+    references = quote(Reference._meta.db_table)
+    selected = ", ".join([f"r.{quote('id')}", f"r.{quote('revision')}", *(f"o.{quote(c)}" for c in columns)])
+    if model is Reference:
+        source = f"{references} r"
+        key = f"r.{quote('id')}"
+    else:
+        source = f"{quote(model._meta.db_table)} o INNER JOIN {references} r ON r.{quote('id')} = o.{quote('reference_id')}"
+        key = f"o.{quote('id')}"
     with _connection().cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"SELECT {selected} FROM {source} WHERE {key} = %s AND {condition}", [object_id, *params])
         return cursor.fetchone()
 
 
 def reference_revision_visible(*, user, reference_id: str) -> int | None:
     """The reference's revision, or None when it does not exist or `user` may not see it."""
-    quote = _connection().ops.quote_name
-    condition, params = _visible_sql(user, "r")
-    row = _fetch_one(
-        f"SELECT r.{quote('revision')} FROM {quote(Reference._meta.db_table)} r "
-        f"WHERE r.{quote('id')} = %s AND {condition}",
-        [reference_id, *params],
-    )
-    return row[0] if row else None
+    found = revision_visible(user=user, model=Reference, object_id=reference_id)
+    return found[1] if found else None
 
 
 def otu_reference_revision_visible(*, user, otu_id: str) -> tuple[str, int] | None:
     """(reference id, revision) of the OTU's reference, or None when `user` may not see the OTU."""
-    quote = _connection().ops.quote_name
-    condition, params = _visible_sql(user, "r")
-    return _fetch_one(
-        f"SELECT r.{quote('id')}, r.{quote('revision')} FROM {quote(OTU._meta.db_table)} o "
-        f"INNER JOIN {quote(Reference._meta.db_table)} r ON r.{quote('id')} = o.{quote('reference_id')} "
-        f"WHERE o.{quote('id')} = %s AND {condition}",
-        [otu_id, *params],
-    )
-
-
-def index_reference_revision_visible(*, user, index_id: str, index_table: str) -> tuple[str, int, bool] | None:
-    """(reference id, revision, whether the index is ready) for an index `user` may see, else None.
-
-    `index_table` is the index model's table (indexes depends on refs, not the other way)."""
-    quote = _connection().ops.quote_name
-    condition, params = _visible_sql(user, "r")
-    row = _fetch_one(
-        f"SELECT r.{quote('id')}, r.{quote('revision')}, i.{quote('ready')} FROM {quote(index_table)} i "
-        f"INNER JOIN {quote(Reference._meta.db_table)} r ON r.{quote('id')} = i.{quote('reference_id')} "
-        f"WHERE i.{quote('id')} = %s AND {condition}",
-        [index_id, *params],
-    )
-    return (row[0], row[1], bool(row[2])) if row else None
+    return revision_visible(user=user, model=OTU, object_id=otu_id)
 
 
 def references_revisions_visible(*, user) -> list[tuple[str, int]]:
     """(id, revision) of every reference `user` may see, by id."""
     quote = _connection().ops.quote_name
-    condition, params = _visible_sql(user, "r")
+    condition, params = reference_visible_sql(user, "r")
     with _connection().cursor() as cursor:
         cursor.execute(
             f"SELECT r.{quote('id')}, r.{quote('revision')} FROM {quote(Reference._meta.db_table)} r "
@@ -122,4 +108,3 @@ def references_revisions_visible(*, user) -> list[tuple[str, int]]:
             params,
         )
         return cursor.fetchall()
-

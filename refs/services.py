@@ -89,8 +89,8 @@ def reference_edit(*, user, reference: Reference, **changes) -> Reference:
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     reference_rights_check(user=user, reference=reference, right="modify")
-    reference_revision_bump(reference_ids=reference.pk)
-    reference = Reference.objects.select_for_update().get(pk=reference.pk)
+    reference_revision_bump(reference_ids=reference.pk)  # also locks the row
+    reference = Reference.objects.get(pk=reference.pk)
     if "internal_control" in changes:
         otu_id = changes["internal_control"] or None
         if otu_id and not OTU.objects.filter(id=otu_id, reference=reference).exists():

@@ -1501,8 +1501,8 @@ def reference_update_remote(*, user, reference: Reference) -> tuple[dict, Proces
     if not reference.remotes_from:
         raise BadRequest("Not a remote reference")
     with transaction.atomic():
-        reference_revision_bump(reference_ids=reference.id)
-        reference = Reference.objects.select_for_update().filter(id=reference.id).first()
+        reference_revision_bump(reference_ids=reference.id)  # also locks the row
+        reference = Reference.objects.filter(id=reference.id).first()
         if reference is None:
             raise NotFound()
         release = reference.release

@@ -12,7 +12,11 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from virtool_site.errors import BadRequest, InvalidInput, PayloadTooLarge
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 ._()+,=-]{0,199}$")
+#: A file name a client may give (uploads, analysis files): a plain name, never a path. Written
+#: with explicit character classes, so that OpenAPI validators and clients read it the same.
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._()+,=-]{0,199}$"
+FILE_NAME_RULE = "Use letters, digits, spaces and . _ - ( ) + , = only, starting with a letter or digit."
+_SAFE_NAME = re.compile(FILE_NAME_PATTERN)
 
 
 def safe_file_name(name: str | None, *, field: str = "name") -> str:
@@ -23,7 +27,7 @@ def safe_file_name(name: str | None, *, field: str = "name") -> str:
     if name in (".", "..") or os.path.basename(name) != name or "\\" in name or not _SAFE_NAME.match(name):
         raise InvalidInput(
             "Invalid file name",
-            errors={field: ["Use letters, digits, spaces and . _ - ( ) + , = only, starting with a letter or digit."]},
+            errors={field: [FILE_NAME_RULE]},
         )
     return name
 

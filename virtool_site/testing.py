@@ -81,12 +81,19 @@ class CeleryWorkerProcess:
         self._log.close()
 
 
-def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, message: str = "condition"):
-    """Poll `predicate` until it returns a truthy value (returned), or fail after `timeout`."""
+def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, message: str = "condition", log=None):
+    """Poll `predicate` until it returns a truthy value (returned), or fail after `timeout`,
+    showing the end of `log()` (a worker's log, say) when given."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {message}")
+    try:
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+    except BaseException:
+        if log is not None:
+            print(log()[-5000:])
+        raise
+    tail = f"\n{log()[-5000:]}" if log is not None else ""
+    pytest.fail(f"timed out after {timeout}s waiting for {message}{tail}")

@@ -22,8 +22,8 @@ from analyses.api import serializers as s
 from analyses.filtersets import SampleFilterSet
 from analyses.models import AnalysisFile, NuVsBlast, Workflow
 from analyses.permissions import WRITE, samples_readable
-from virtool_site.api.fields import FILE_NAME_PATTERN
 from virtool_site.api.mixins import BoundedUploadMixin
+from virtool_site.files import FILE_NAME_PATTERN
 from virtool_site.api.pagination import query_validate
 from virtool_site.api.permissions import RequiresPermission, is_job
 from virtool_site.api.schema import errors, responses

@@ -30,8 +30,6 @@ import random
 import pytest
 import schemathesis
 import yaml
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -100,16 +98,6 @@ schema = schemathesis.openapi.from_dict(_adapted_document()).include(
 schema.app = application
 schema.config.update(base_url="http://localhost/brapi/v2")
 schema.config.generation.update(allow_extra_parameters=False)
-
-
-@pytest.fixture
-def wsgi_keeps_test_connection():
-    """Like Django's test client: the WSGI handler must not close the test's DB connection."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from history.api.serializers import ChangeSerializer
 from indexes import selectors, services
 from indexes.api import serializers as s
 from indexes.models import Index, IndexFile
-from refs.permissions import is_signed_in_user, reference_get_visible, references_visible
-from refs.revisions import index_reference_revision_visible
+from refs.api.cache import revision_key
+from refs.permissions import reference_get_visible, references_visible
 from virtool_site.api.cache import cached_get
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import PageQuerySerializer, query_validate
@@ -137,12 +137,8 @@ class ReferenceIndexesView(PagedListView):
 def index_answer_key(request, *, index_id: str, **_) -> str | None:
     """A ready index never changes, but its document shows its reference's name: cached at the
     reference's revision. An unfinished one (its job's progress moves on) is not cached."""
-    if not is_signed_in_user(request.user):
-        return None
-    found = index_reference_revision_visible(user=request.user, index_id=index_id, index_table=Index._meta.db_table)
-    if found is None or not found[2]:
-        return None
-    return f"ref:{found[0]}:{found[1]}"
+    found = selectors.index_reference_revision_visible(user=request.user, index_id=index_id)
+    return revision_key(found) if found and found[2] else None
 
 
 class IndexView(APIView):

@@ -87,12 +87,8 @@ def test_a_worker_killed_during_bowtie2_build_leaves_no_partial_index_and_redeli
         job = Job.objects.get(id=job_id)
         return job if job.finished else None
 
-    try:
-        job = wait_for(finished, timeout=120, interval=0.2, message="the redelivered build")
-        assert not builders_of(directory)
-    except BaseException:
-        print(second.log()[-5000:])
-        raise
+    job = wait_for(finished, timeout=120, interval=0.2, message="the redelivered build", log=second.log)
+    assert not builders_of(directory), second.log()[-5000:]
     assert job.state == Job.State.COMPLETE and job.error is None and job.progress == 1.0
     index.refresh_from_db()
     assert index.ready

@@ -9,10 +9,11 @@ from rest_framework.views import APIView
 from refs import selectors, services
 from refs.api import serializers as s
 from refs.api.cache import otu_answer_key, reference_answer_key, references_answer_key
-from refs.filtersets import OTUFilter, ReferenceFilter, filterset_apply
+from refs.filtersets import OTUFilter, ReferenceFilter
 from refs.models import OTU
 from refs.permissions import reference_get_visible, reference_rights_check, references_visible
 from virtool_site.api.cache import cached_get
+from virtool_site.api.filtersets import filterset_apply
 from virtool_site.api.permissions import RequiresPermission
 from virtool_site.api.schema import responses
 from virtool_site.api.serializers import ProcessSerializer

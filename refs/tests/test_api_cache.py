@@ -13,8 +13,8 @@ from indexes.models import Index
 from refs import services
 from refs.models import Reference
 from refs.permissions import references_visible
+from indexes.selectors import index_reference_revision_visible
 from refs.revisions import (
-    index_reference_revision_visible,
     otu_reference_revision_visible,
     reference_revision_bump,
     reference_revision_visible,
@@ -270,7 +270,7 @@ def test_an_unfinished_index_is_answered_without_the_cache(api_cache, owner_clie
     index = Index.objects.create(reference=reference, version=0, user=reference.user, manifest={}, ready=False)
     assert owner_client.get(f"/api/indexes/{index.id}").status_code == 200
     assert index_reference_revision_visible(
-        user=reference.user, index_id=index.id, index_table=Index._meta.db_table
+        user=reference.user, index_id=index.id
     ) == (reference.id, revision(reference), False)
 
 

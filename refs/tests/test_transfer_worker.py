@@ -48,11 +48,7 @@ def watch(process_id: str, *, timeout: float, worker) -> tuple[Process, list[tup
             seen.append(state)
         return process if process.complete else None
 
-    try:
-        return wait_for(done, timeout=timeout, interval=0.05, message=f"process {process_id}"), seen
-    except BaseException:
-        print(worker.log()[-5000:])
-        raise
+    return wait_for(done, timeout=timeout, interval=0.05, message=f"process {process_id}", log=worker.log), seen
 
 
 def counts(reference_id: str) -> dict:

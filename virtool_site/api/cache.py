@@ -4,7 +4,8 @@ A view's `get` decorated with `cached_get(key_for)` asks `key_for(request, **kwa
 its answer depends on. The key function checks visibility and reads the revision of the data
 in one query (refs.revisions), so every request still sees exactly what it may see and what
 was last committed; only building the body is skipped. It returns None to answer without the
-cache (not found, not visible, a job runner, an answer that is not a function of the revision).
+cache (not found, not visible, an answer that is not a function of the revision). Only
+signed-in people are answered from the cache: job runners and anonymous callers never are.
 
 Only JSON answers with status 200 are stored, as the rendered bytes: a hit is the same bytes
 and the same headers as a miss. The `api` cache (settings.CACHES) is per process by default;
@@ -21,6 +22,7 @@ from django.core.cache import caches
 from django.http import HttpResponse
 from rest_framework.response import Response
 
+from virtool_site.api.permissions import is_signed_in_user
 from virtool_site.api.throttling import CACHE_ERRORS, cache_unavailable_warn
 
 API_CACHE = "api"
@@ -60,7 +62,12 @@ def cached_get(key_for):
         @functools.wraps(handler)
         def get(self, request, *args, **kwargs):
             renderer = getattr(request, "accepted_renderer", None)
-            if not api_cache_enabled() or renderer is None or renderer.format != "json":
+            if (
+                not api_cache_enabled()
+                or renderer is None
+                or renderer.format != "json"
+                or not is_signed_in_user(request.user)
+            ):
                 return handler(self, request, *args, **kwargs)
             key = key_for(request, **kwargs)
             if key is None:

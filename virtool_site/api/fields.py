@@ -4,6 +4,8 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from virtool_site.files import FILE_NAME_PATTERN, FILE_NAME_RULE
+
 
 @extend_schema_field(
     {"type": "object", "nullable": True, "properties": {"id": {"type": "string"}}, "required": ["id"]}
@@ -64,15 +66,10 @@ class PatternFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
-#: A file name a client may give (uploads, analysis files): a plain name, never a path. The
-#: same rule as `virtool_site.files.safe_file_name`, applied to the name exactly as sent.
-FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9 ._()+,=-]{0,199}$"
-
-
 class FileNameField(PatternField):
-    default_error_messages = {
-        "pattern": "Use letters, digits, spaces and . _ - ( ) + , = only, starting with a letter or digit.",
-    }
+    """A file name as `virtool_site.files.safe_file_name` accepts it, checked exactly as sent."""
+
+    default_error_messages = {"pattern": FILE_NAME_RULE}
 
     def __init__(self, **kwargs):
         super().__init__(FILE_NAME_PATTERN, **kwargs)

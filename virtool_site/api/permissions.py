@@ -8,6 +8,11 @@ def is_job(request) -> bool:
     return getattr(request.user, "is_job", False)
 
 
+def is_signed_in_user(user) -> bool:
+    """A signed-in person: not anonymous, not a job runner."""
+    return bool(user and user.is_authenticated and not getattr(user, "is_job", False))
+
+
 class IsAuthenticatedUser(BasePermission):
     """The default: a signed-in user. Job runners may only call views that allow jobs."""
 

@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from virtool_site import selectors, services
 from virtool_site.api import serializers as s
-from virtool_site.api.fields import FILE_NAME_PATTERN
 from virtool_site.api.mixins import BoundedUploadMixin
+from virtool_site.files import FILE_NAME_PATTERN
 from virtool_site.api.pagination import VirtoolPagination, query_validate
 from virtool_site.api.permissions import IsAdministrator, RequiresPermission
 from virtool_site.api.schema import errors, responses

@@ -28,8 +28,7 @@ import random
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
@@ -74,16 +73,6 @@ _PATH_VALUES = {
     "group_id": ("group_id",),
     "user_id": ("user_id",),
 }
-
-
-@pytest.fixture
-def wsgi_keeps_test_connection():
-    """Like Django's test client: the WSGI handler must not close the test's DB connection."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(scope="module")
