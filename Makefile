@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo worker bench clean
+# Test processes (pytest-xdist); `PYTEST_WORKERS=0 make test` runs the suite in one process.
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test venv dev migrate demo worker bench clean
 
 $(BIN)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -15,6 +18,13 @@ $(BIN)/.installed: requirements.txt
 	touch $@
 
 venv: $(BIN)/.installed
+
+# Test and benchmark tools, on top of the service's own requirements.
+$(BIN)/.installed-dev: requirements-dev.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+dev: $(BIN)/.installed-dev
 
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -34,10 +44,10 @@ run: demo
 worker: venv
 	$(BIN)/celery -A virtool_site worker -l INFO
 
-test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: dev
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-bench: venv
+bench: dev
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
