@@ -2,15 +2,18 @@
 
 Bases are never loaded whole: chunks have no admin of their own, a reference shows only a
 short preview read through the same ranged read as the API, and delete confirmations
-summarise counts instead of listing (and loading) every chunk.
+summarise counts instead of listing (and loading) every chunk. Renaming or deleting references
+recomputes their sets' sequence collection digests (refget), which names and order define.
 """
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
 from django.utils.html import format_html
 
 from brapi import services
 from brapi.models import ExternalReference, Reference, ReferenceChunk, ReferenceSet, Search
+from brapi.refget.services import referenceset_seqcol_store
 from brapi.selectors import referencesets_visible
 from brapi.storage import bases_read
 
@@ -164,9 +167,21 @@ class ReferenceAdmin(admin.ModelAdmin):
         queryset = objs if hasattr(objs, "filter") else Reference.objects.filter(pk__in=[o.pk for o in objs])
         return _deleted_summary(queryset_references=queryset)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "name" in form.changed_data:
+            referenceset_seqcol_store(reference_set=obj.reference_set)
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Reference.objects.filter(pk=obj.pk))
+
     def delete_queryset(self, request, queryset):
-        ReferenceChunk.objects.filter(reference__in=queryset.values("id")).delete()
-        queryset.delete()
+        set_ids = set(queryset.values_list("reference_set_id", flat=True))
+        with transaction.atomic():
+            ReferenceChunk.objects.filter(reference__in=queryset.values("id")).delete()
+            queryset.delete()
+            for reference_set in ReferenceSet.objects.filter(id__in=set_ids):
+                referenceset_seqcol_store(reference_set=reference_set)
 
 
 @admin.register(Search)

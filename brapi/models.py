@@ -40,6 +40,15 @@ class ReferenceSet(models.Model):
     #: For sets without a Virtool reference (FASTA imports): readable by anyone, else administrators only.
     public = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    #: GA4GH Sequence Collections digests (`brapi.refget`), computed when the set is stored:
+    #: the top-level digest and each attribute's level-1 digest (empty: not computed yet).
+    seqcol_digest = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_names = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_lengths = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_sequences = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_name_length_pairs = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_sorted_name_length_pairs = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    seqcol_sorted_sequences = models.CharField(max_length=32, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -58,6 +67,8 @@ class Reference(models.Model):
     name = models.CharField(max_length=255)
     length = models.BigIntegerField(default=0)
     md5checksum = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    #: GA4GH identifier (refget): `SQ.` + sha512t24u of the bases md5checksum is computed on.
+    ga4gh_digest = models.CharField(max_length=35, blank=True, default="", db_index=True)
     #: INSDC accession (`sourceAccessions`), e.g. NC_003070.9.
     accession = models.CharField(max_length=255, null=True, blank=True, db_index=True)
     is_derived = models.BooleanField(default=False)

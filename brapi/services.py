@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from brapi.models import ExternalReference, Reference, ReferenceChunk, ReferenceSet, Search
+from brapi.refget.services import referenceset_seqcol_store
 from brapi.selectors import referenceset_md5
 from brapi.storage import (
     FASTA_READ_SIZE,
@@ -19,6 +20,7 @@ from brapi.storage import (
     bases_clean,
     chunks_write,
     fasta_chunk_rows,
+    ga4gh_digest,
     md5_hex,
     sequence_chunk_rows,
 )
@@ -152,6 +154,7 @@ def referenceset_publish_index(*, index: Index | str, force: bool = False) -> Re
         _publish_sequences(index, reference_set)
         reference_set.md5checksum = referenceset_md5(reference_set.id)
         reference_set.save(update_fields=["md5checksum"])
+        referenceset_seqcol_store(reference_set=reference_set)
     logger.info("Published index %s as BrAPI reference set", index.id)
     return reference_set
 
@@ -195,6 +198,7 @@ def _publish_sequences(index: Index, reference_set: ReferenceSet) -> None:
                     name=(accession or sequence_id)[:255],
                     length=len(data),
                     md5checksum=md5_hex(data),
+                    ga4gh_digest=ga4gh_digest(data),
                     accession=accession[:255] or None,
                     source_uri=source_uri,
                     species_term=(document.get("name") or None),
@@ -248,8 +252,8 @@ def referenceset_import_fasta(
 ) -> ReferenceSet:
     """Import a genome assembly from a binary FASTA stream as one ReferenceSet, in one pass.
 
-    Bases stream into chunk rows (COPY on PostgreSQL) while each record's length and md5 are
-    computed; memory stays bounded by a chunk and a read block whatever the record lengths.
+    Bases stream into chunk rows (COPY on PostgreSQL) while each record's length, md5 and GA4GH
+    digest are computed; memory stays bounded by a chunk and a read block whatever the record lengths.
     Everything is one transaction: a malformed file leaves nothing behind (BadRequest).
     """
     name = (name or "").strip()
@@ -285,6 +289,7 @@ def referenceset_import_fasta(
                     name=record.name,
                     length=record.length,
                     md5checksum=record.md5checksum,
+                    ga4gh_digest=record.ga4gh_digest,
                     accession=record.name if _looks_like_accession(record.name) else None,
                     species_term=species or None,
                     species_term_uri=species_uri or None,
@@ -298,6 +303,7 @@ def referenceset_import_fasta(
         )
         reference_set.md5checksum = referenceset_md5(reference_set.id)
         reference_set.save(update_fields=["md5checksum"])
+        referenceset_seqcol_store(reference_set=reference_set)
     return reference_set
 
 

@@ -20,6 +20,7 @@ from django.db.models import BigIntegerField, F, IntegerField, Value
 from django.db.models.functions import Cast, Greatest, Least, Substr
 
 from brapi.models import ReferenceChunk
+from brapi.refget.digests import ga4gh_identifier, ga4gh_identifier_of
 from virtool_site.ids import random_id
 
 ChunkRow = tuple[str, int, bytes]
@@ -48,6 +49,11 @@ def bases_clean(text: str | bytes) -> bytes:
 
 def md5_hex(bases: bytes) -> str:
     return hashlib.md5(bases).hexdigest()
+
+
+def ga4gh_digest(bases: bytes) -> str:
+    """The refget GA4GH identifier of cleaned bases (what md5checksum is computed on)."""
+    return ga4gh_identifier(bases)
 
 
 def sequence_chunk_rows(reference_id: str, bases: bytes, chunk_size: int) -> Iterator[ChunkRow]:
@@ -232,10 +238,15 @@ class FastaRecord:
     position: int
     length: int = 0
     _md5: object = field(default_factory=hashlib.md5, repr=False)
+    _sha512: object = field(default_factory=hashlib.sha512, repr=False)
 
     @property
     def md5checksum(self) -> str:
         return self._md5.hexdigest()
+
+    @property
+    def ga4gh_digest(self) -> str:
+        return ga4gh_identifier_of(self._sha512)
 
 
 def fasta_chunk_rows(
@@ -249,7 +260,8 @@ def fasta_chunk_rows(
 ) -> Iterator[ChunkRow]:
     """Chunk rows of every record of a binary FASTA stream, one pass, bounded memory.
 
-    Each record's metadata (name, length, md5 of the upper-cased bases) is appended to
+    Each record's metadata (name, length, md5 and sha512 of the upper-cased bases, hashed as
+    they stream past) is appended to
     `records` as the stream is read; a record is complete once the next one starts or the
     generator is exhausted. `progress(n)` is called with the number of bytes read.
     Raises InvalidFasta for data before the first header or bases outside the IUPAC codes.
@@ -271,6 +283,7 @@ def fasta_chunk_rows(
             bad = sorted(set(data.translate(None, ALLOWED_BASES).decode("latin-1")))
             raise InvalidFasta(f"Invalid characters in sequence {record.name}: {''.join(bad[:10])!r}")
         record._md5.update(data)
+        record._sha512.update(data)
         record.length += len(data)
         view = memoryview(data)
         position = 0

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("indexes.api.urls")),
     path("api/", include("analyses.api.urls")),
     path("brapi/v2/", include("brapi.api.urls")),
+    path("refget/", include("brapi.refget.urls")),
 ]
 
 handler400 = "virtool_site.api.handlers.handler400"

@@ -67,10 +67,18 @@ def referenceset_document(reference_set: ReferenceSet) -> dict:
     }
 
 
+def _reference_info(reference: Reference) -> dict:
+    """additionalInfo, with the refget GA4GH identifier of the bases (`ga4ghDigest`)."""
+    info = dict(reference.additional_info or {})
+    if reference.ga4gh_digest:
+        info["ga4ghDigest"] = reference.ga4gh_digest
+    return info
+
+
 def reference_document(reference: Reference) -> dict:
     reference_set = reference.reference_set
     return {
-        "additionalInfo": reference.additional_info or {},
+        "additionalInfo": _reference_info(reference),
         "commonCropName": reference_set.common_crop_name,
         "externalReferences": _externals(reference),
         "isDerived": reference.is_derived,

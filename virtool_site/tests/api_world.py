@@ -214,6 +214,12 @@ def world_build(*, remote: bool = False) -> World:
         "brapi_reference_id": brapi_reference.id,
         "search_id": search.id,
         "set_search_id": set_search.id,
+        # The published set through refget and sequence collections (/refget/).
+        "refget_md5": brapi_reference.md5checksum,
+        "refget_ga4gh": brapi_reference.ga4gh_digest,
+        "seqcol_digest": reference_set.seqcol_digest,
+        **{f"seqcol_{name}": getattr(reference_set, f"seqcol_{name}") for name in ("names", "lengths", "sequences")},
+        **{f"seqcol_attribute_{name}": name for name in ("names", "lengths", "sequences")},
     }
     world.objects = {"index_file_names": sorted(INDEX_FILE_TYPES)}
     return world
