@@ -159,3 +159,36 @@ def test_memory_stays_flat_whatever_the_chromosome_length(monkeypatch):
 def test_service_requires_a_name():
     with pytest.raises(BadRequest):
         services.referenceset_import_fasta(stream=io.BytesIO(b">a\nAC\n"), name="  ")
+
+
+class _EndlessHeader(io.RawIOBase):
+    """A FASTA stream whose first header line is `length` bytes long, made as it is read."""
+
+    def __init__(self, length: int):
+        self.remaining = length
+        self.served = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = min(len(buffer), self.remaining)
+        prefix = b">" if self.served == 0 else b""
+        buffer[:size] = (prefix + b"n" * size)[:size]
+        self.remaining -= size
+        self.served += size
+        return size
+
+
+def test_a_header_line_of_hundreds_of_megabytes_is_refused_after_its_first_megabyte():
+    stream = _EndlessHeader(300 * 1024**2)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadRequest, match="header line too long"):
+            services.referenceset_import_fasta(stream=stream, name="Long header")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stream.served <= 2 * storage.FASTA_READ_SIZE + 1024**2
+    assert peak < 16 * 1024**2
+    assert not ReferenceSet.objects.exists()
