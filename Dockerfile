@@ -1,4 +1,7 @@
-# Production image: gunicorn serving Django; the same image runs the Celery worker.
+# Production image: gunicorn serving Django; the same image runs the Celery workers
+# (`celery -A virtool_site worker` for the default queue, `... worker -Q builds` on compute nodes).
+# With AWS_STORAGE_BUCKET_NAME set, persistent files live in the bucket and /data is scratch
+# only; without it they live in /data: mount a volume there (`-v virtool-data:/data`).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,7 +24,6 @@ RUN useradd --system --create-home --uid 1000 virtool \
  && SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
 
 USER virtool
-VOLUME ["/data"]
 EXPOSE 8000
 
 CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn virtool_site.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile -"]

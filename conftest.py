@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from virtool_site.celery import app as celery_app
+from virtool_site.storage_testing import s3_server, s3_storage, s3_unreachable, storage_backend  # noqa: F401 (fixtures)
 from virtool_site.testing import CeleryWorkerProcess, wait_for  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parent
@@ -164,7 +165,8 @@ def admin_client(client_for, admin_user):
 
 
 def _route_tasks_to(queue: str | None):
-    celery_app.conf.task_routes = {"*": {"queue": queue}} if queue else None
+    """Every task to `queue`; None: back to the routes of the settings (builds vs default)."""
+    celery_app.conf.task_routes = {"*": {"queue": queue}} if queue else django_settings.CELERY_TASK_ROUTES
     celery_app.amqp.flush_routes()
     celery_app.amqp.__dict__.pop("router", None)
 

@@ -2,7 +2,14 @@
 
 - local (settings.BLAST_BACKEND = "local", the default): `blastn` from ncbi-blast+ against
   settings.BLAST_DB, or, when that is empty, the database `manage.py build_blast_db` builds from
-  this service's reference sequences under DATA_DIR/blast/.
+  this service's reference sequences. That database is kept in storage like every persistent
+  file (virtool_site.storage): `blast/db-{id}/references.*` and a pointer object
+  `blast/CURRENT` naming the current one. Built once (makeblastdb in scratch, on any host),
+  it is the same for every worker; a worker on another host fetches a database into its
+  scratch (DATA_DIR/tmp/blast/db-{id}) the first time it searches it, and keeps it, since a
+  database's files never change under its name. Rebuilding the database from PostgreSQL on
+  each worker instead would cost every worker a makeblastdb run and could give two workers
+  different databases at once. Local storage: blastn reads DATA_DIR/blast/ directly.
 - ncbi: NCBI's BLAST URL API (settings.NCBI_BLAST_URL): `CMD=Put` starts a search and answers
   an RID and RTOE in a QBlastInfo block; `CMD=Get FORMAT_OBJECT=SearchInfo` answers
   `Status=WAITING|READY|FAILED|UNKNOWN`; the result is fetched with `FORMAT_TYPE=JSON2` as a zip.
@@ -29,13 +36,23 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-from virtool_site.files import data_path
 from virtool_site.ids import random_id
+from virtool_site.storage import (
+    scratch_path,
+    stored_delete_prefix,
+    stored_delete_quietly,
+    stored_directory,
+    stored_objects,
+    stored_open,
+    stored_save_path,
+)
 
 logger = logging.getLogger(__name__)
 
 BLAST_DB_NAME = "references"
 BLAST_DB_POINTER = "CURRENT"
+#: Storage keys: `blast/CURRENT` names the current database, `blast/{name}/references.*`.
+BLAST_PREFIX = "blast"
 NCBI_STATUSES = ("WAITING", "READY", "FAILED", "UNKNOWN")
 
 
@@ -106,22 +123,55 @@ def blast_result_parse(document: dict) -> dict:
 # Local backend -----------------------------------------------------------------------------
 
 
-def blast_db_dir() -> Path:
-    return data_path("blast")
+def blast_db_name() -> str | None:
+    """The name (`db-{id}`) of the current database built here, from its stored pointer."""
+    try:
+        stream, _ = stored_open(f"{BLAST_PREFIX}/{BLAST_DB_POINTER}")
+    except FileNotFoundError:
+        return None
+    with stream:
+        name = stream.read(256).decode("ascii", errors="replace").strip()
+    return name if re.fullmatch(r"db-[a-z0-9]+", name) else None
 
 
 def blast_db_current() -> str | None:
-    """The database blastn should search: settings.BLAST_DB, else the one built here."""
+    """The database blastn should search: settings.BLAST_DB, else the one built here, as a
+    local path (fetched into this worker's scratch first when storage is remote)."""
     if settings.BLAST_DB:
         return settings.BLAST_DB
-    pointer = blast_db_dir() / BLAST_DB_POINTER
+    name = blast_db_name()
+    if name is None:
+        return None
+    cache = scratch_path("blast")
+    fetched_before = (cache / name).is_dir()
     try:
-        name = pointer.read_text().strip()
+        directory = stored_directory(f"{BLAST_PREFIX}/{name}", cache=cache / name)
     except FileNotFoundError:
         return None
-    if not name:
-        return None
-    return str(data_path("blast", name, BLAST_DB_NAME))
+    if directory.parent == cache and not fetched_before:
+        _blast_cache_prune(cache, keep=name)
+    return str(directory / BLAST_DB_NAME)
+
+
+def _blast_cache_prune(cache: Path, *, keep: str) -> None:
+    """Drop fetched databases but the current one and the one before it (searches that
+    started on it may still be running)."""
+    older = sorted(
+        (entry for entry in cache.iterdir() if entry.is_dir() and entry.name.startswith("db-") and entry.name != keep),
+        key=lambda entry: entry.stat().st_mtime,
+        reverse=True,
+    )
+    for entry in older[1:]:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def blast_keys_live(keys: list[str]) -> set[str]:
+    """Of stored keys under `blast/`, those to keep (storage sweep): the pointer and the
+    current database's files. Older databases are deleted by the next build; what a failed
+    build stored goes here."""
+    name = blast_db_name()
+    pointer = f"{BLAST_PREFIX}/{BLAST_DB_POINTER}"
+    return {key for key in keys if key == pointer or (name and key.startswith(f"{BLAST_PREFIX}/{name}/"))}
 
 
 def local_rid() -> str:
@@ -205,11 +255,8 @@ def blast_db_build(*, reference_ids: list[str] | None = None) -> dict:
     sequences = Sequence.objects.filter(otu__reference__deleted=False).exclude(sequence="")
     if reference_ids:
         sequences = sequences.filter(otu__reference_id__in=reference_ids)
-    root = blast_db_dir()
-    root.mkdir(parents=True, exist_ok=True)
     name = f"db-{random_id()}"
-    build = root / name
-    build.mkdir()
+    build = scratch_path("blast-build", name)
     fasta, taxid_map = build / "references.fa", build / "taxids.txt"
     count = taxids = 0
     try:
@@ -238,23 +285,28 @@ def blast_db_build(*, reference_ids: list[str] | None = None) -> dict:
             raise BlastError(f"makeblastdb not found at {settings.MAKEBLASTDB_PATH}") from error
         if completed.returncode != 0:
             raise BlastError(f"makeblastdb failed ({completed.returncode}): {completed.stderr.strip()[-2000:]}")
-    except BaseException:
+        fasta.unlink()
+        taxid_map.unlink()
+        previous = blast_db_name()
+        # The database's files first, then the pointer naming it: a search never finds a
+        # pointer to files not all stored yet.
+        try:
+            for path in sorted(build.iterdir()):
+                stored_save_path(f"{BLAST_PREFIX}/{name}/{path.name}", path)
+            pointer = build / BLAST_DB_POINTER
+            pointer.write_text(name)
+            stored_save_path(f"{BLAST_PREFIX}/{BLAST_DB_POINTER}", pointer)
+        except BaseException:
+            stored_delete_quietly(prefixes=[f"{BLAST_PREFIX}/{name}"])
+            raise
+    finally:
         shutil.rmtree(build, ignore_errors=True)
-        raise
-    fasta.unlink()
-    taxid_map.unlink()
-    previous = None
-    pointer = root / BLAST_DB_POINTER
-    if pointer.exists():
-        previous = pointer.read_text().strip()
-    staged = root / f".{BLAST_DB_POINTER}.{name}"
-    staged.write_text(name)
-    os.replace(staged, pointer)
     # Keep the previous database for searches that started on it; drop older ones.
-    for entry in root.iterdir():
-        if entry.is_dir() and entry.name.startswith("db-") and entry.name not in (name, previous):
-            shutil.rmtree(entry, ignore_errors=True)
-    return {"path": str(build / BLAST_DB_NAME), "sequences": count}
+    stored_names = {key.split("/")[1] for key, _ in stored_objects(BLAST_PREFIX) if key.count("/") >= 2}
+    for stored in stored_names - {name, previous}:
+        if stored.startswith("db-"):
+            stored_delete_prefix(f"{BLAST_PREFIX}/{stored}")
+    return {"path": f"{BLAST_PREFIX}/{name}/{BLAST_DB_NAME}", "sequences": count}
 
 
 # NCBI backend ------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.db import connection
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from history.selectors import otu_document_at_version
-from refs.documents import otu_document, otus_with_children
-from refs.models import OTU, isolate_name
+from history.selectors import otu_documents_at_version
+from refs.documents import otu_documents_read
+from refs.models import isolate_name
 
 SEQUENCE_HEADERS = ("OTU", "Isolate", "Sequence", "Length", "Weight", "Median Depth", "Coverage")
 OTU_HEADERS = ("OTU", "Abbreviation", "Version", "Isolates", "Sequences", "Weight", "Reads", "Best Coverage")
@@ -55,58 +56,111 @@ def median_depth(hit: dict):
 
 
 def otu_documents_at_versions(pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], dict | None]:
-    """Joined OTU documents as they were at the given versions.
-
-    Current documents load in a fixed three queries; only OTUs changed since the wanted version
-    cost a history lookup each.
-    """
+    """Joined OTU documents as they were at the given versions, in a fixed three queries: the
+    current documents (two), and the changes of the OTUs changed since the wanted version."""
     pairs = set(pairs)
-    otu_ids = {otu_id for otu_id, _ in pairs}
-    current = {otu.id: otu_document(otu) for otu in otus_with_children(OTU.objects.filter(id__in=otu_ids))}
+    current = otu_documents_read({otu_id for otu_id, _ in pairs})
     documents = {}
+    stale = {}
     for otu_id, version in pairs:
         document = current.get(otu_id)
         if document is None or document["version"] != version:
-            document = otu_document_at_version(otu_id=otu_id, version=version, current=document)
-        documents[(otu_id, version)] = document
-    return documents
+            stale[(otu_id, version)] = document
+        else:
+            documents[(otu_id, version)] = document
+    return {**documents, **otu_documents_at_version(stale)}
 
 
-def _sequence_index(document: dict | None) -> dict[str, tuple[dict, dict]]:
+#: What a hit shows of its OTU at the hit's version: (name, abbreviation, {sequence id:
+#: (isolate id, isolate name, accession, definition, length)}), None when the OTU is unknown.
+HitOtu = tuple[str, str, dict[str, tuple]] | None
+
+
+def _hit_otu_of_document(document: dict | None) -> HitOtu:
     if not document:
+        return None
+    sequences = {}
+    for isolate in document.get("isolates") or []:
+        name = isolate_name(isolate["source_type"], isolate["source_name"])
+        for sequence in isolate.get("sequences") or []:
+            sequences[sequence["_id"]] = (
+                isolate["id"], name, sequence["accession"], sequence.get("definition", ""),
+                len(sequence.get("sequence") or ""),
+            )
+    return document["name"], document.get("abbreviation") or "", sequences
+
+
+_HIT_OTUS_SQL = """
+SELECT o.id, o.version, o.name, o.abbreviation, h.id, h.isolate_id, h.source_type, h.source_name, h.accession,
+       h.definition, h.length
+FROM refs_otu o
+LEFT JOIN (
+    SELECT i.otu_id, s.id, i.isolate_id, i.source_type, i.source_name, s.accession, s.definition,
+           LENGTH(s.sequence) AS length
+    FROM refs_sequence s INNER JOIN refs_isolate i ON i.id = s.isolate_id
+    WHERE s.id IN ({sequences})
+) h ON h.otu_id = o.id
+WHERE o.id IN ({otus})
+"""
+
+
+def hit_otus(pairs: Iterable[tuple[str, int]], sequence_ids: Iterable[str]) -> dict[tuple[str, int], HitOtu]:
+    """{(OTU id, version): what its hits show of it} (`HitOtu`), with `sequence_ids` the
+    sequences the hits name.
+
+    One query reads the OTUs and only the hit sequences' isolates, accessions and lengths
+    (never the sequences themselves); OTUs changed since the wanted version (or gone) are
+    rebuilt from history as `otu_documents_at_versions` does.
+    """
+    pairs = set(pairs)
+    if not pairs:
         return {}
+    otu_ids = sorted({otu_id for otu_id, _ in pairs})
+    sequence_ids = sorted(set(sequence_ids)) or [""]
+    current: dict[str, tuple] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HIT_OTUS_SQL.format(sequences=", ".join(["%s"] * len(sequence_ids)), otus=", ".join(["%s"] * len(otu_ids))),
+            [*sequence_ids, *otu_ids],
+        )
+        for otu_id, version, name, abbreviation, sequence_id, isolate_id, source_type, source_name, *sequence in cursor.fetchall():
+            found = current.setdefault(otu_id, (version, name, abbreviation or "", {}))
+            if sequence_id is not None:
+                accession, definition, length = sequence
+                found[3][sequence_id] = (isolate_id, isolate_name(source_type, source_name), accession, definition, length or 0)
+    stale = {pair for pair in pairs if pair[0] not in current or current[pair[0]][0] != pair[1]}
+    documents = otu_documents_at_versions(stale) if stale else {}
     return {
-        sequence["_id"]: (isolate, sequence)
-        for isolate in document.get("isolates") or []
-        for sequence in isolate.get("sequences") or []
+        pair: _hit_otu_of_document(documents[pair]) if pair in stale else current[pair[0]][1:]
+        for pair in pairs
     }
 
 
 def pathoscope_rows(results: dict) -> Iterator[PathoscopeRow]:
     """One row per hit sequence, in the order the runner reported the hits."""
     hits = (results or {}).get("hits") or []
-    documents = otu_documents_at_versions((hit["otu"]["id"], hit["otu"]["version"]) for hit in hits)
-    sequences = {key: _sequence_index(document) for key, document in documents.items()}
+    otus = hit_otus(((hit["otu"]["id"], hit["otu"]["version"]) for hit in hits), (hit["id"] for hit in hits))
     for hit in hits:
         key = (hit["otu"]["id"], hit["otu"]["version"])
-        document = documents[key]
-        isolate, sequence = sequences[key].get(hit["id"], (None, None))
+        otu = otus[key]
+        found = otu[2].get(hit["id"]) if otu else None
         align = hit.get("align")
-        if sequence is not None:
-            length = len(sequence.get("sequence") or "")
+        if found is not None:
+            isolate_id, name, accession, definition, length = found
         else:
+            isolate_id, name, accession, definition = None, UNKNOWN_ISOLATE, hit["id"], ""
             length = len(align) if align else None
         final = hit.get("final") or {}
         yield PathoscopeRow(
             otu_id=key[0],
             otu_version=key[1],
-            otu_name=document["name"] if document else key[0],
-            otu_abbreviation=(document or {}).get("abbreviation") or "",
-            isolate_id=isolate["id"] if isolate else None,
-            isolate_name=isolate_name(isolate["source_type"], isolate["source_name"]) if isolate else UNKNOWN_ISOLATE,
+            otu_name=otu[0] if otu else key[0],
+            otu_abbreviation=otu[1] if otu else "",
+            isolate_id=isolate_id,
+            isolate_name=name,
             sequence_id=hit["id"],
-            accession=sequence["accession"] if sequence else hit["id"],
-            definition=sequence.get("definition", "") if sequence else "",
+            accession=accession,
+            definition=definition,
             length=length,
             weight=final.get("pi", 0),
             reads=final.get("reads", 0),

@@ -79,7 +79,7 @@ class Analysis(models.Model):
 
 
 class AnalysisFile(models.Model):
-    """A file kept with an analysis at DATA_DIR/analyses/{analysis_id}/{name_on_disk}."""
+    """A file kept with an analysis, stored as `analyses/{analysis_id}/{name_on_disk}`."""
 
     class Format(models.TextChoices):
         SAM = "sam"

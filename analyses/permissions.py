@@ -35,6 +35,22 @@ def samples_readable(user) -> QuerySet[Sample]:
     )
 
 
+def samples_readable_sql(user, alias: str) -> tuple[str, list]:
+    """`samples_readable` as an SQL condition (and its params) on the sample row `alias`, for
+    the reads written in SQL. The same rule: change both together (analyses/tests hold them to
+    each other)."""
+    if not is_signed_in_user(user):
+        return "1 = 0", []
+    if user.is_superuser:
+        return "1 = 1", []
+    groups = "SELECT ug.group_id FROM virtool_site_user_groups ug WHERE ug.user_id = %s"
+    return (
+        f"({alias}.user_id = %s OR {alias}.all_read OR {alias}.all_write OR "
+        f"(({alias}.group_read OR {alias}.group_write) AND {alias}.group_id IN ({groups})))",
+        [user.pk, user.pk],
+    )
+
+
 def sample_has_right(*, user, sample: Sample, right: str) -> bool:
     if right not in (READ, WRITE):
         raise ValueError(f"unknown sample right {right}")

@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analyses.models import Workflow
+from virtool_site.api.inputs import RequestSerializer
 from virtool_site.errors import InvalidInput
 
 
@@ -46,12 +47,12 @@ class NumberField(serializers.Field):
         return value
 
 
-class OtuVersionSerializer(serializers.Serializer):
+class OtuVersionSerializer(RequestSerializer):
     id = serializers.CharField(max_length=64)
     version = serializers.IntegerField(min_value=0)
 
 
-class PathoscopeScoresSerializer(serializers.Serializer):
+class PathoscopeScoresSerializer(RequestSerializer):
     pi = NumberField(min_value=0)
     best = NumberField(min_value=0)
     high = NumberField(min_value=0)
@@ -59,7 +60,7 @@ class PathoscopeScoresSerializer(serializers.Serializer):
     reads = NumberField(min_value=0)
 
 
-class PathoscopeHitSerializer(serializers.Serializer):
+class PathoscopeHitSerializer(RequestSerializer):
     id = serializers.CharField(max_length=64, help_text="Reference sequence id")
     otu = OtuVersionSerializer()
     final = PathoscopeScoresSerializer()
@@ -69,13 +70,13 @@ class PathoscopeHitSerializer(serializers.Serializer):
     depth = NumberField(min_value=0)
 
 
-class PathoscopeResultsSerializer(serializers.Serializer):
+class PathoscopeResultsSerializer(RequestSerializer):
     read_count = serializers.IntegerField(min_value=0)
     subtracted_count = serializers.IntegerField(min_value=0)
     hits = PathoscopeHitSerializer(many=True)
 
 
-class NuvsOrfSerializer(serializers.Serializer):
+class NuvsOrfSerializer(RequestSerializer):
     index = serializers.IntegerField(min_value=0)
     pro = serializers.CharField(allow_blank=True, trim_whitespace=False)
     frame = serializers.IntegerField()
@@ -84,7 +85,7 @@ class NuvsOrfSerializer(serializers.Serializer):
     hits = serializers.ListField(child=serializers.DictField(), default=list)
 
 
-class NuvsHitSerializer(serializers.Serializer):
+class NuvsHitSerializer(RequestSerializer):
     index = serializers.IntegerField(min_value=0)
     sequence = serializers.RegexField(
         r"^[ACGTUNRYKMSWBDHVacgtunrykmswbdhv]+$", error_messages={"invalid": "Must be a nucleotide sequence."}
@@ -92,7 +93,7 @@ class NuvsHitSerializer(serializers.Serializer):
     orfs = NuvsOrfSerializer(many=True)
 
 
-class NuvsResultsSerializer(serializers.Serializer):
+class NuvsResultsSerializer(RequestSerializer):
     hits = NuvsHitSerializer(many=True)
 
     def validate_hits(self, hits):

@@ -1,7 +1,12 @@
-"""Writes to samples, analyses, analysis files and NuVs BLASTs."""
+"""Writes to samples, analyses, analysis files and NuVs BLASTs.
+
+Analysis files are stored as `analyses/{analysis_id}/{name_on_disk}` (virtool_site.storage):
+the object is written before its row commits and deleted again if the row does not; removing
+an analysis or sample deletes its stored files after that commits, and a store that cannot be
+reached answers 503 and removes nothing.
+"""
 
 import logging
-import shutil
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,9 +22,10 @@ from analyses.selectors import analysis_running, nuvs_sequence
 from indexes.models import Index
 from refs.permissions import reference_get_visible
 from virtool_site.errors import BadRequest, Conflict, InsufficientRights, NotFound
-from virtool_site.files import data_path, safe_file_name, uploaded_file_store
+from virtool_site.files import safe_file_name
 from virtool_site.models import Job
 from virtool_site.services import job_create
+from virtool_site.storage import StorageUnavailable, stored_delete_on_commit, stored_delete_quietly, stored_save
 from virtool_site.tasks_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
@@ -72,14 +78,10 @@ def sample_update(*, user, sample: Sample, data: dict) -> Sample:
     return sample
 
 
-def _analysis_files_remove_on_commit(analysis_ids: list[str]) -> None:
-    paths = [data_path("analyses", analysis_id) for analysis_id in analysis_ids]
-
-    def remove():
-        for path in paths:
-            shutil.rmtree(path, ignore_errors=True)
-
-    transaction.on_commit(remove)
+def _analysis_files_remove(analysis_ids: list[str]) -> None:
+    """Delete the analyses' stored files once the transaction removing their rows commits; a
+    store that cannot be reached fails (503) the whole removal at once."""
+    stored_delete_on_commit(prefixes=[f"analyses/{analysis_id}" for analysis_id in analysis_ids], check=True)
 
 
 def _jobs_cancel(job_ids: list[str]) -> None:
@@ -97,7 +99,7 @@ def sample_remove(*, sample: Sample) -> None:
         _jobs_cancel([job_id for _, job_id in analyses if job_id])
         Analysis.objects.filter(id__in=analysis_ids).delete()
         sample.delete()
-        _analysis_files_remove_on_commit(analysis_ids)
+        _analysis_files_remove(analysis_ids)
 
 
 # Analyses ----------------------------------------------------------------------------------
@@ -172,7 +174,7 @@ def analysis_remove(*, analysis: Analysis) -> None:
         if analysis_running(locked):
             raise Conflict("Analysis is still running")
         locked.delete()
-        _analysis_files_remove_on_commit([analysis.id])
+        _analysis_files_remove([analysis.id])
 
 
 # Analysis files ----------------------------------------------------------------------------
@@ -204,30 +206,41 @@ def analysis_file_format(name: str, file_format: str | None) -> str | None:
     return None
 
 
+def analysis_file_key(analysis_file: AnalysisFile) -> str:
+    """The storage key of an analysis file."""
+    return f"analyses/{analysis_file.analysis_id}/{analysis_file.name_on_disk}"
+
+
 def analysis_file_path(analysis_file: AnalysisFile):
+    """The file on local storage (the embedded default; tests and tools read it)."""
+    from virtool_site.files import data_path
+
     return data_path("analyses", analysis_file.analysis_id, analysis_file.name_on_disk)
 
 
 def analysis_file_create(*, analysis: Analysis, name: str, file_format: str | None, uploaded_file) -> AnalysisFile:
-    """Keep an uploaded file with the analysis as `{id}-{name}`; the row and the file appear
-    together. 409 when the analysis already has a file of that name."""
+    """Keep an uploaded file with the analysis as `{id}-{name}`: the object is stored before
+    the row commits and deleted again when it does not. 409 when the analysis already has a
+    file of that name."""
     name = safe_file_name(name)
     file_format = analysis_file_format(name, file_format)
     if AnalysisFile.objects.filter(analysis=analysis, name=name).exists():
         raise Conflict("File is already associated with analysis")
+    stored_key = None
     try:
         with transaction.atomic():
             analysis_file = AnalysisFile.objects.create(analysis=analysis, name=name, format=file_format)
             analysis_file.name_on_disk = f"{analysis_file.id}-{name}"
-            destination = analysis_file_path(analysis_file)
-            try:
-                analysis_file.size = uploaded_file_store(uploaded_file, destination)
-                analysis_file.save(update_fields=["name_on_disk", "size"])
-            except BaseException:
-                destination.unlink(missing_ok=True)
-                raise
-    except IntegrityError:
-        raise Conflict("File is already associated with analysis")
+            key = analysis_file_key(analysis_file)
+            analysis_file.size = stored_save(key, uploaded_file)
+            stored_key = key
+            analysis_file.save(update_fields=["name_on_disk", "size"])
+    except BaseException as error:
+        if stored_key:
+            stored_delete_quietly([stored_key])
+        if isinstance(error, IntegrityError):
+            raise Conflict("File is already associated with analysis") from None
+        raise
     return analysis_file
 
 
@@ -240,8 +253,6 @@ def blast_create(*, analysis: Analysis, sequence_index: int, backend: str | None
     Errors in the spec's order: 409 "Not a NuVs analysis", 409 "Analysis is still running",
     404 "Sequence not found". The search runs in a Celery task queued on commit.
     """
-    from analyses.tasks import blast_run  # tasks import this module
-
     if analysis.workflow != Workflow.NUVS:
         raise Conflict("Not a NuVs analysis")
     if not analysis.ready:
@@ -267,7 +278,9 @@ def blast_create(*, analysis: Analysis, sequence_index: int, backend: str | None
         Analysis.objects.filter(id=analysis.id).update(updated_at=now)
         blast_id = blast.id
         # 503 now when the broker is down (the BLAST is rolled back); published on commit.
-        task_enqueue(blast_run, blast_id, on_error=lambda error: _blast_fail(blast_id, "Task queue unavailable"))
+        # A local search is CPU work for the builds queue; an NCBI one waits on the default queue.
+        task = "analyses.blast_run" if backend == NuVsBlast.Backend.LOCAL else "analyses.blast_ncbi_run"
+        task_enqueue(task, blast_id, on_error=lambda error: _blast_fail(blast_id, "Task queue unavailable"))
     return blast
 
 
@@ -299,7 +312,7 @@ def blast_advance(*, blast_id: str) -> float | None:
     if blast.backend == NuVsBlast.Backend.LOCAL:
         try:
             result = blast_backends.local_search(sequence)
-        except blast_backends.BlastError as error:
+        except (blast_backends.BlastError, StorageUnavailable) as error:
             _blast_fail(blast_id, error)
             return None
         _blast_save(blast_id, ready=True, result=result, error=None)

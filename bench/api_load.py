@@ -4,7 +4,7 @@
 
 Creates its own PostgreSQL database (vs_bench_load, on the server of DATABASE_URL or
 postgres://postgres@127.0.0.1:5432), migrates it, imports the real plant-virus reference
-(2,084 OTUs) through refs.transfer's import path, builds its index (bowtie2-build) and
+(2,084 OTUs) through refs.services' import path, builds its index (bowtie2-build) and
 vacuums and analyses the database (the state autovacuum leaves it in soon after an import).
 It then serves the site with gunicorn (`--workers` sync workers, persistent database
 connections) on a free port of 127.0.0.1, with a bench-only URLconf (bench/load_urls.py) that
@@ -72,7 +72,7 @@ def setup_data(path: Path) -> dict:
     from indexes.models import Index
     from indexes.services import index_create
     from refs.models import OTU
-    from refs.transfer import reference_import_path
+    from refs.services import reference_import_path
     from virtool_site.models import User
     from virtool_site.services import api_key_create
 

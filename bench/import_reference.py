@@ -93,7 +93,10 @@ def run(path: Path, connection) -> None:
     from history.models import Change
     from refs.models import OTU, Isolate, Reference, Sequence
     from refs.services import reference_create
-    from refs.transfer import CLONE_STEPS, BulkWriter, reference_clone_run, reference_delete, reference_import_path
+    from refs.processes.clone import reference_clone_run
+    from refs.processes.common import CLONE_STEPS
+    from refs.services import reference_delete, reference_import_path
+    from virtool_site import bulk_copy
     from virtool_site.models import User
     from virtool_site.services import process_create
 
@@ -112,10 +115,10 @@ def run(path: Path, connection) -> None:
 
     # The first import runs before anything else, so the peak RSS is its own.
     counter = QueryCounter()
-    copies_before = BulkWriter.copy_statements
+    copies_before = bulk_copy.statements
     with connection.execute_wrapper(counter):
         seconds, first = timed(import_once, 0)
-    import_copies = BulkWriter.copy_statements - copies_before
+    import_copies = bulk_copy.statements - copies_before
     import_peak = peak_rss_mb()
     counts = (
         OTU.objects.filter(reference=first).count(),
@@ -126,10 +129,10 @@ def run(path: Path, connection) -> None:
     imports, clones, copies = [seconds], [], []
     references = [first]
     clone_counter = QueryCounter()
-    copies_before = BulkWriter.copy_statements
+    copies_before = bulk_copy.statements
     with connection.execute_wrapper(clone_counter):
         seconds, clone = timed(clone_once, first, 0)
-    clone_copies = BulkWriter.copy_statements - copies_before
+    clone_copies = bulk_copy.statements - copies_before
     clone_otus = OTU.objects.filter(reference=clone).count()
     clones.append(seconds)
     references.append(clone)
@@ -182,7 +185,7 @@ class CopyBaseline:
     def __init__(self, path: Path, connection, user):
         from refs.models import OTU, Isolate, Sequence
         from refs.services import reference_create
-        from refs.transfer import _copy_columns, _copy_lines
+        from virtool_site.bulk_copy import copy_columns, copy_lines
         from virtool_site.ids import random_id
 
         self.connection = connection
@@ -212,22 +215,22 @@ class CopyBaseline:
                                               host=sequence.get("host") or "", segment=sequence.get("segment"),
                                               sequence=sequence["sequence"]))
         self.tables = [
-            (OTU, _copy_lines(_copy_columns(OTU), otus)),
-            (Isolate, _copy_lines(_copy_columns(Isolate), isolates)),
-            (Sequence, _copy_lines(_copy_columns(Sequence), sequences)),
+            (OTU, copy_lines(copy_columns(OTU), otus)),
+            (Isolate, copy_lines(copy_columns(Isolate), isolates)),
+            (Sequence, copy_lines(copy_columns(Sequence), sequences)),
         ]
 
     def run(self) -> float:
         from django.db import transaction
 
         from refs.models import OTU, Isolate, Sequence
-        from refs.transfer import _copy_sql
+        from virtool_site.bulk_copy import copy_sql
 
         started = time.perf_counter()
         with transaction.atomic():
             with self.connection.cursor() as cursor:
                 for model, text in self.tables:
-                    cursor.copy_expert(_copy_sql(model), io.StringIO(text))
+                    cursor.copy_expert(copy_sql(model), io.StringIO(text))
         seconds = time.perf_counter() - started
         Sequence.objects.filter(otu__reference=self.reference).delete()
         Isolate.objects.filter(otu__reference=self.reference).delete()

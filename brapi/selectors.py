@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Collate
 from django.utils import timezone
 
 from brapi.models import ExternalReference, Reference, ReferenceSet, Search
 from brapi.storage import bases_read
 from refs.permissions import references_visible as virtool_references_visible
+from refs.permissions import references_visible_sql
+from virtool_site.reads import flag, json_value, row, rows
 from virtool_site.errors import BadRequest, NotFound
 
 #: Criteria BrAPI defines for entities this server does not hold (programs, trials, studies,
@@ -114,52 +116,15 @@ def references_filter(queryset: QuerySet[Reference], criteria: dict) -> QuerySet
     return _external_filter(queryset, criteria, "reference")
 
 
-def _external_prefetch() -> Prefetch:
-    return Prefetch("external_references", queryset=ExternalReference.objects.order_by("id"))
-
-
-def referencesets_search(*, user, criteria: dict) -> QuerySet[ReferenceSet]:
-    queryset = referencesets_filter(referencesets_visible(user), criteria)
-    return queryset.order_by("created_at", "id").prefetch_related(_external_prefetch())
-
-
-def references_search(*, user, criteria: dict) -> QuerySet[Reference]:
-    queryset = references_filter(references_visible(user), criteria)
-    return (
-        queryset.select_related("reference_set")
-        .order_by("reference_set_id", "position")
-        .prefetch_related(_external_prefetch())
-    )
-
-
-def referenceset_get_visible(*, user, reference_set_id: str) -> ReferenceSet:
-    reference_set = (
-        referencesets_visible(user).filter(id=reference_set_id).prefetch_related(_external_prefetch()).first()
-    )
-    if reference_set is None:
-        raise NotFound("ReferenceSet not found")
-    return reference_set
-
-
-def reference_get_visible(*, user, reference_id: str, detail: bool = True) -> Reference:
-    """The reference if the user may see it; `detail` loads what its document shows."""
-    references = references_visible(user).filter(id=reference_id)
-    if detail:
-        references = references.select_related("reference_set").prefetch_related(_external_prefetch())
-    reference = references.first()
-    if reference is None:
-        raise NotFound("Reference not found")
-    return reference
-
-
-def commoncropnames_visible(user) -> QuerySet:
-    return (
-        referencesets_visible(user)
-        .exclude(common_crop_name__isnull=True)
-        .exclude(common_crop_name="")
-        .order_by("common_crop_name")
-        .values_list("common_crop_name", flat=True)
-        .distinct()
+def commoncropnames_listing(user) -> "Listing":
+    """The crop names of the reference sets the user may see, each once, in order."""
+    visible, params = _sets_visible_sql(user)
+    where = f"WHERE {visible} AND s.common_crop_name IS NOT NULL AND s.common_crop_name <> ''"
+    return Listing(
+        count_sql=f"SELECT COUNT(DISTINCT s.common_crop_name) FROM brapi_referenceset s {where}",
+        page_sql=f"SELECT DISTINCT s.common_crop_name FROM brapi_referenceset s {where} ORDER BY 1 LIMIT %s OFFSET %s",
+        params=params,
+        document=lambda found: [name for (name,) in found],
     )
 
 
@@ -210,16 +175,21 @@ def _page_token_loads(token: str, reference_id: str) -> tuple[int, int, int]:
 
 
 def bases_page(
-    *, reference: Reference, start: int | None, end: int | None, page_token: str | None, page_size: int
+    *, user, reference_id: str, start: int | None, end: int | None, page_token: str | None, page_size: int
 ) -> BasesPage:
-    """A page of bases of `[start, end)`: `page_size` bases from `start` or the token's position.
+    """A page of bases of `[start, end)` of a reference the user may see (404 "Reference not
+    found" otherwise): `page_size` bases from `start` or the token's position.
 
     start is inclusive, end exclusive and clamped to the length; start must lie within the
     reference (0 is allowed for an empty one) and not after end. The page token is opaque and
     signed; it carries the start, next position and end of the original request and
-    overrides them.
+    overrides them. Two queries: the reference's length (and visibility), its bases.
     """
-    length = reference.length
+    visible, params = _sets_visible_sql(user)
+    found = row(f"SELECT b.length, b.chunk_size {_REFERENCES_FROM} WHERE b.id = %s AND {visible}", [reference_id, *params])
+    if found is None:
+        raise NotFound("Reference not found")
+    length, chunk_size = found
     start = 0 if start is None else start
     if start < 0:
         raise BadRequest("start must be a non-negative integer")
@@ -232,12 +202,12 @@ def bases_page(
     end = length if end is None else min(end, length)
     position = start
     if page_token:
-        start, position, end = _page_token_loads(page_token, reference.id)
+        start, position, end = _page_token_loads(page_token, reference_id)
         if not 0 <= start <= position <= end <= length:
             raise BadRequest("Invalid pageToken")
     stop = min(position + page_size, end)
-    sequence = bases_read(reference_id=reference.id, chunk_size=reference.chunk_size, start=position, stop=stop)
-    next_token = _page_token_dumps(reference.id, start, stop, end) if stop < end else None
+    sequence = bases_read(reference_id=reference_id, chunk_size=chunk_size, start=position, stop=stop)
+    next_token = _page_token_dumps(reference_id, start, stop, end) if stop < end else None
     return BasesPage(sequence=sequence, offset=position, next_page_token=next_token, start=start, end=end, page_size=page_size)
 
 
@@ -245,13 +215,174 @@ def bases_page(
 
 
 def search_get_visible(*, user, search_id: str, kind: str) -> Search:
-    """A live search of that kind made by this user (anonymous searches: by anonymous users)."""
-    searches = Search.objects.filter(id=search_id, kind=kind, expires_at__gt=timezone.now())
+    """A live search of that kind made by this user (anonymous searches: by anonymous users);
+    an unsaved model of its id, criteria and page size (one query, written once: it runs on
+    every page of results)."""
     if user is not None and getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None:
-        searches = searches.filter(user=user)
+        owner, params = "s.user_id = %s", [user.pk]
     else:
-        searches = searches.filter(user__isnull=True)
-    search = searches.first()
-    if search is None:
+        owner, params = "s.user_id IS NULL", []
+    found = row(
+        f"SELECT s.criteria, s.page_size FROM brapi_search s WHERE s.id = %s AND s.kind = %s AND s.expires_at > %s AND {owner}",
+        [search_id, kind, timezone.now(), *params],
+    )
+    if found is None:
         raise NotFound("Search results not found")
-    return search
+    return Search(id=search_id, kind=kind, criteria=json_value(found[0]), page_size=found[1])
+
+
+# API documents ---------------------------------------------------------------------------------
+# Lists and details read in SQL (visibility as `referencesets_visible`, criteria as
+# `references_filter` / `referencesets_filter` compiled into a subquery when there are any) into
+# the documents of brapi.api.serializers, with the page's external references in one query.
+
+_REFERENCE_COLUMNS = (
+    "id", "name", "length", "md5checksum", "ga4gh_digest", "accession", "is_derived", "source_uri",
+    "source_divergence", "species_term", "species_term_uri", "additional_info", "reference_set_id",
+)
+_SET_COLUMNS = (
+    "id", "name", "description", "assembly_pui", "accession", "md5checksum", "is_derived", "species_term",
+    "species_term_uri", "common_crop_name", "source_uri", "additional_info",
+)
+_REFERENCES_FROM = "FROM brapi_reference b INNER JOIN brapi_referenceset s ON s.id = b.reference_set_id"
+
+
+def _sets_visible_sql(user) -> tuple[str, list]:
+    """`referencesets_visible` as an SQL condition on the set row `s`."""
+    visible, params = references_visible_sql(user, "r")
+    imported = "s.reference_id IS NULL" + ("" if _is_administrator(user) else " AND s.public")
+    published = f"s.reference_id IS NOT NULL AND s.reference_id IN (SELECT r.id FROM refs_reference r WHERE {visible})"
+    return f"(({published}) OR ({imported}))", params
+
+
+def _sets_visible_filter(user, column: str) -> tuple[str, list]:
+    """`column` (a reference set id) names a set the user may see, as an SQL condition.
+
+    On PostgreSQL the visible sets are an array computed once: the planner then reads
+    references in (set, position) order from their unique index and stops at the page, where
+    the semi-join it makes of `IN (SELECT ...)` sorts every visible reference first."""
+    visible, params = _sets_visible_sql(user)
+    sets = f"SELECT s.id FROM brapi_referenceset s WHERE {visible}"
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(ARRAY({sets}))", params
+    return f"{column} IN ({sets})", params
+
+
+def _criteria_sql(queryset: QuerySet, column: str) -> tuple[str, list]:
+    """The criteria a filtered queryset holds, as `AND column IN (subquery)`; nothing when it
+    holds none (a plain list compiles no ORM query)."""
+    from django.core.exceptions import EmptyResultSet
+
+    if queryset.query.is_empty():
+        return " AND 1 = 0", []
+    if not queryset.query.where:
+        return "", []
+    try:
+        sql, params = queryset.values("id").query.sql_with_params()
+    except EmptyResultSet:  # a criterion that can match nothing (its values can't be stored)
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({sql})", list(params)
+
+
+def _externals_read(column: str, ids: list[str]) -> dict[str, list[dict]]:
+    from brapi.api.serializers import external_document
+
+    found: dict[str, list[dict]] = {}
+    if ids:
+        for owner, external_id, source in rows(
+            f"SELECT e.{column}, e.external_id, e.external_source FROM brapi_externalreference e "
+            f"WHERE e.{column} IN ({', '.join(['%s'] * len(ids))}) ORDER BY e.id",
+            ids,
+        ):
+            found.setdefault(owner, []).append(external_document(external_id, source))
+    return found
+
+
+def _values(columns: tuple, found: tuple) -> dict:
+    values = dict(zip(columns, found))
+    values["additional_info"] = json_value(values["additional_info"])
+    values["is_derived"] = flag(values["is_derived"])
+    return values
+
+
+@dataclass
+class Listing:
+    """A list's count and pages, read in SQL (`count()` then `page(offset, limit)`)."""
+
+    count_sql: str
+    page_sql: str
+    params: list
+    document: object  # callable(row values) -> dict, given the page's externals
+
+    def count(self) -> int:
+        return row(self.count_sql, self.params)[0]
+
+    def page(self, offset: int, limit: int) -> list[dict]:
+        return self.document(rows(self.page_sql, [*self.params, limit, offset]))
+
+
+def _reference_documents(found: list[tuple]) -> list[dict]:
+    from brapi.api.serializers import reference_document_of
+
+    externals = _externals_read("reference_id", [values[0] for values in found])
+    documents = []
+    for values in found:
+        fields = _values(_REFERENCE_COLUMNS, values[: len(_REFERENCE_COLUMNS)])
+        fields["set_name"], fields["set_common_crop_name"] = values[len(_REFERENCE_COLUMNS) :]
+        documents.append(reference_document_of(fields, externals.get(fields["id"], [])))
+    return documents
+
+
+def _referenceset_documents(found: list[tuple]) -> list[dict]:
+    from brapi.api.serializers import referenceset_document_of
+
+    externals = _externals_read("reference_set_id", [values[0] for values in found])
+    return [referenceset_document_of(_values(_SET_COLUMNS, values), externals.get(values[0], [])) for values in found]
+
+
+def references_listing(*, user, criteria: dict) -> Listing:
+    visible, params = _sets_visible_filter(user, "b.reference_set_id")
+    criteria_sql, criteria_params = _criteria_sql(references_filter(Reference.objects.all(), criteria), "b.id")
+    where = f"WHERE {visible}{criteria_sql}"
+    columns = ", ".join(f"b.{column}" for column in _REFERENCE_COLUMNS)
+    return Listing(
+        count_sql=f"SELECT COUNT(*) {_REFERENCES_FROM} {where}",
+        page_sql=f"SELECT {columns}, s.name, s.common_crop_name {_REFERENCES_FROM} {where} "
+        "ORDER BY b.reference_set_id, b.position LIMIT %s OFFSET %s",
+        params=[*params, *criteria_params],
+        document=_reference_documents,
+    )
+
+
+def referencesets_listing(*, user, criteria: dict) -> Listing:
+    visible, params = _sets_visible_sql(user)
+    criteria_sql, criteria_params = _criteria_sql(referencesets_filter(ReferenceSet.objects.all(), criteria), "s.id")
+    where = f"WHERE {visible}{criteria_sql}"
+    columns = ", ".join(f"s.{column}" for column in _SET_COLUMNS)
+    return Listing(
+        count_sql=f"SELECT COUNT(*) FROM brapi_referenceset s {where}",
+        page_sql=f"SELECT {columns} FROM brapi_referenceset s {where} ORDER BY s.created_at, s.id LIMIT %s OFFSET %s",
+        params=[*params, *criteria_params],
+        document=_referenceset_documents,
+    )
+
+
+def reference_document_read(*, user, reference_id: str) -> dict:
+    visible, params = _sets_visible_sql(user)
+    columns = ", ".join(f"b.{column}" for column in _REFERENCE_COLUMNS)
+    found = rows(
+        f"SELECT {columns}, s.name, s.common_crop_name {_REFERENCES_FROM} WHERE b.id = %s AND {visible}",
+        [reference_id, *params],
+    )
+    if not found:
+        raise NotFound("Reference not found")
+    return _reference_documents(found)[0]
+
+
+def referenceset_document_read(*, user, reference_set_id: str) -> dict:
+    visible, params = _sets_visible_sql(user)
+    columns = ", ".join(f"s.{column}" for column in _SET_COLUMNS)
+    found = rows(f"SELECT {columns} FROM brapi_referenceset s WHERE s.id = %s AND {visible}", [reference_set_id, *params])
+    if not found:
+        raise NotFound("ReferenceSet not found")
+    return _referenceset_documents(found)[0]

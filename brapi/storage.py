@@ -16,9 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, IntegerField, Value
-from django.db.models.functions import Cast, Greatest, Least, Substr
-
 from brapi.models import ReferenceChunk
 from brapi.refget.digests import ga4gh_identifier, ga4gh_identifier_of
 from virtool_site.ids import random_id
@@ -210,21 +207,28 @@ class _Failure:
 # Reading -----------------------------------------------------------------------------------
 
 
+_PIECES_SQL = """SELECT SUBSTR(c.bases, CASE WHEN c."index" = %s THEN %s ELSE 1 END,
+    CASE WHEN c."index" = %s THEN %s WHEN c."index" = %s THEN %s ELSE %s END)
+FROM brapi_referencechunk c WHERE c.reference_id = %s AND c."index" BETWEEN %s AND %s ORDER BY c."index"
+"""
+
+
 def bases_read(*, reference_id: str, chunk_size: int, start: int, stop: int) -> str:
-    """Bases `[start, stop)`, reading only the chunks (and the slices of them) it covers."""
+    """Bases `[start, stop)`, reading only the chunks (and the slices of them) it covers: the
+    first from `start`, the last up to `stop`, whole ones between (one query, written once:
+    it runs on every page of bases)."""
     if start >= stop:
         return ""
     first, last = start // chunk_size, (stop - 1) // chunk_size
-    chunk_start = Cast(F("index"), BigIntegerField()) * Value(chunk_size)
-    low = Greatest(Value(start) - chunk_start, Value(0))
-    high = Least(Value(stop) - chunk_start, Value(chunk_size))
-    pieces = (
-        ReferenceChunk.objects.filter(reference_id=reference_id, index__gte=first, index__lte=last)
-        .order_by("index")
-        .annotate(piece=Substr("bases", Cast(low + 1, IntegerField()), Cast(high - low, IntegerField())))
-        .values_list("piece", flat=True)
-    )
-    return "".join(pieces)
+    low = start - first * chunk_size
+    first_length = (stop - start) if first == last else chunk_size - low
+    last_length = stop - last * chunk_size
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PIECES_SQL,
+            [first, low + 1, first, first_length, last, last_length, chunk_size, reference_id, first, last],
+        )
+        return "".join(piece for (piece,) in cursor.fetchall())
 
 
 # FASTA -------------------------------------------------------------------------------------
@@ -339,6 +343,8 @@ def fasta_chunk_rows(
                     at_line_start = False
                     break
                 header += block[position:newline]
+                if len(header) > max_header_bytes:
+                    raise InvalidFasta("FASTA header line too long")
                 start_record(bytes(header))
                 in_header = False
                 position = newline + 1

@@ -1,3 +1,6 @@
+"""Celery task of BrAPI: publishing a ready index as a reference set (the default queue).
+Thin: it takes the index id and calls brapi.services."""
+
 from celery import shared_task
 
 from brapi import services

@@ -19,6 +19,15 @@ class Index(models.Model):
         "virtool_site.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="index"
     )
     manifest = models.JSONField(default=dict, blank=True)
+    # What the detail shows of the changes built into the index, written when the build is
+    # created (its changes are tagged then and never change after): the changed OTUs as JSON
+    # text, served as is, the counts, and [user pk, changes] of their authors (named when read).
+    # Null for rows written otherwise (then read from the changes).
+    # indexes.selectors.index_changes_summary computes them.
+    changed_otus = models.TextField(null=True, blank=True, editable=False)
+    change_count = models.IntegerField(null=True, blank=True, editable=False)
+    modified_otu_count = models.IntegerField(null=True, blank=True, editable=False)
+    contributor_counts = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,8 +4,14 @@ finalize, fail; and the Job API's file upload.
 A build is either run by the Celery task `indexes.build_index` or by an external runner that
 authenticates with the job's key and uploads the files through the Job API. Both finalize
 through `index_finalize`, so the same rules apply to both.
+
+Files: a build writes into a scratch directory of the worker (`index_build_scratch`), stores
+each file (`references/{ref}/{index}/{name}`, virtool_site.storage) and removes the scratch;
+the rows naming the files are written by the finalize after that. A failed build's stored
+files are deleted after its removal commits.
 """
 
+import errno
 import gzip
 import hashlib
 import logging
@@ -17,6 +23,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,9 +36,11 @@ from indexes.selectors import (
     INDEX_FILE_TYPES,
     consistent_read,
     dead_builds,
-    index_directory,
-    index_file_path,
+    index_build_scratch,
+    index_changes_summary,
+    index_file_key,
     index_for_job_api,
+    index_key_prefix,
     index_missing_files,
     manifest_default_sequences,
     manifest_documents,
@@ -43,9 +52,16 @@ from refs.permissions import reference_get_visible, reference_rights_check
 from refs.reference_files import reference_file_chunks
 from refs.revisions import reference_revision_bump
 from virtool_site.errors import BadRequest, Conflict
-from virtool_site.files import uploaded_file_store
 from virtool_site.models import Job
 from virtool_site.services import job_create, job_update
+from virtool_site.storage import (
+    StorageUnavailable,
+    stored_delete_on_commit,
+    stored_delete_prefix,
+    stored_delete_quietly,
+    stored_save,
+    stored_save_path,
+)
 from virtool_site.tasks_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
@@ -114,13 +130,12 @@ def index_create(*, user, reference_id: str, runner: str = RUNNER_CELERY) -> tup
         if not _unbuilt_changes_tag(index=index, manifest=manifest):
             # Only changes of OTUs created after the manifest was read: nothing to build yet.
             raise BadRequest("There are no unbuilt changes")
+        _changes_summary_store(index=index, manifest=manifest)
         if runner == RUNNER_CELERY:
-            from indexes.tasks import build_index
-
             index_id = index.id
             # 503 now when the broker is down (the build is rolled back); published on commit.
             task_enqueue(
-                build_index, index_id,
+                "indexes.build_index", index_id,
                 on_error=lambda error: index_fail(
                     index_id=index_id, error={"message": "Task queue unavailable", "detail": str(error)}
                 ),
@@ -152,6 +167,18 @@ def _unbuilt_changes_tag(*, index: Index, manifest: dict[str, int]) -> int:
     for start in range(0, len(covered), TAG_BATCH_SIZE):
         Change.objects.filter(id__in=covered[start : start + TAG_BATCH_SIZE]).update(index=index)
     return len(covered)
+
+
+def _changes_summary_store(*, index: Index, manifest: dict[str, int]) -> None:
+    """Write the summary of the index's changes into its row (`Index.changed_otus`, the counts,
+    the authors): the tagged changes are the index's for good, so its detail serves it as stored."""
+    otus, change_count, authors = index_changes_summary(index_id=index.id, manifest=manifest)
+    Index.objects.filter(id=index.id).update(
+        changed_otus=orjson.dumps(otus).decode(),
+        change_count=change_count,
+        modified_otu_count=len(otus),
+        contributor_counts=authors,
+    )
 
 
 # Build (the Celery runner) -----------------------------------------------------------------
@@ -240,18 +267,67 @@ def bowtie2_orphan_stop(directory: Path, *, timeout: float = 10.0) -> None:
     logger.warning("bowtie2-build process group %s did not stop within %ss", group, timeout)
 
 
+def bowtie2_tied_to_worker(command: list[str]) -> list[str]:
+    """`command` (bowtie2-build) run so that it dies with the worker that starts it.
+
+    A worker killed whole would otherwise leave bowtie2-build running on its own, writing
+    into a scratch directory nobody reads, until the task is delivered again on the same
+    host. Here a shell leads the build's process group; setpriv gives it a parent-death
+    signal (SIGTERM when the worker's thread that started it dies) on which it kills the
+    whole group, the wrapper script and the real builder with it. Without setpriv (not
+    Linux), the command as it is: redelivery still stops an orphan (bowtie2_orphan_stop).
+    """
+    executable = shutil.which(command[0])
+    if executable is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", command[0])
+    if shutil.which("setpriv") is None:
+        return command
+    return [
+        "setpriv", "--pdeathsig", "TERM", "--",
+        "sh", "-c", 'trap "kill -KILL 0" TERM; "$@" & wait $!', "sh", executable, *command[1:],
+    ]
+
+
+def bowtie2_group_kill(process: subprocess.Popen) -> None:
+    """Stop a bowtie2-build this worker started: its whole process group."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
 def index_files_write(index: Index) -> list[tuple[str, str, int]]:
-    """Write reference.fa.gz, reference.json.gz and the bowtie2 files; returns (name, type, size).
+    """Build the index's files in the worker's scratch directory and store them; returns
+    (name, type, size) of each. The scratch directory is gone afterwards, whatever happens.
+
+    What a dead build of this index stored before is deleted first (a store that is down fails
+    the build here, before bowtie2-build costs anything).
+    """
+    directory = index_build_scratch(index)
+    if directory.exists():
+        bowtie2_orphan_stop(directory)
+        shutil.rmtree(directory)
+    stored_delete_prefix(index_key_prefix(index))
+    directory.mkdir(parents=True)
+    try:
+        written = index_files_build(index, directory)
+        for name, _, _ in written:
+            stored_save_path(index_file_key(index, name), directory / name)
+        _job_progress(index, 0.95)
+        return written
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def index_files_build(index: Index, directory: Path) -> list[tuple[str, str, int]]:
+    """Write reference.fa.gz, reference.json.gz and the bowtie2 files into `directory`;
+    returns (name, type, size).
 
     The plain FASTA is written first and bowtie2-build starts on it at once; the gzipped FASTA
     and the reference JSON are written while it runs, so the build costs little more than
     bowtie2-build itself. Every file is streamed: memory does not grow with the reference.
     """
-    directory = index_directory(index)
-    if directory.exists():
-        bowtie2_orphan_stop(directory)
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
     fasta_path = directory / "reference.fa"
     log_path = directory / "bowtie2-build.log"
     started = time.monotonic()
@@ -274,9 +350,10 @@ def index_files_write(index: Index) -> list[tuple[str, str, int]]:
     with open(log_path, "wb") as log:
         try:
             # Its own process group, so that the wrapper script and the real builder it starts
-            # can be stopped together (see bowtie2_orphan_stop).
+            # can be stopped together (see bowtie2_orphan_stop); it dies with this worker.
             process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=log, cwd=directory, start_new_session=True
+                bowtie2_tied_to_worker(command), stdout=subprocess.DEVNULL, stderr=log, cwd=directory,
+                start_new_session=True,
             )
         except OSError as error:
             raise IndexBuildError(f"Could not run bowtie2-build: {error}", details={"command": command}) from error
@@ -290,8 +367,7 @@ def index_files_write(index: Index) -> list[tuple[str, str, int]]:
             bowtie2_done = time.monotonic()
         finally:
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                bowtie2_group_kill(process)
     if returncode != 0:
         stderr = log_path.read_bytes()[-STDERR_TAIL:].decode("utf-8", errors="replace")
         raise IndexBuildError(
@@ -404,6 +480,8 @@ def index_fail(*, index_id: str, error) -> None:
     """Remove a failed build and its files, return its changes to unbuilt, keep the error."""
     if isinstance(error, IndexBuildError):
         error = {"type": type(error).__name__, "message": str(error), **error.details}
+    elif isinstance(error, StorageUnavailable):
+        error = {"type": type(error).__name__, "message": error.message, "detail": error.detail}
     elif isinstance(error, BaseException):
         error = {"type": type(error).__name__, "message": str(error)}
     with transaction.atomic():
@@ -421,35 +499,40 @@ def index_fail(*, index_id: str, error) -> None:
 
 
 def _index_delete(index: Index) -> None:
-    """Delete an unready index in the caller's transaction; its files go after commit."""
-    directory = index_directory(index)
+    """Delete an unready index in the caller's transaction; its stored files go after commit
+    (best effort: what a store that is down keeps, the storage sweep removes later)."""
+    prefix = index_key_prefix(index)
     Change.objects.filter(index=index).update(index=None)
     index.delete()
-    transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
+    stored_delete_on_commit(prefixes=[prefix])
 
 
 # Job API: file upload ----------------------------------------------------------------------
 
 
 def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> IndexFile:
-    """Keep a file a runner built for the index; the row and the file appear together."""
+    """Keep a file a runner built for the index: the object is stored before its row
+    commits, and deleted again when the row does not commit."""
     file_type = INDEX_FILE_TYPES.get(name)
     if file_type is None:
         raise BadRequest("Unsupported index file name")
     name = INDEX_FILE_STORED_NAMES.get(name, name)
-    # No revision bump: files of an unfinished index are in no cached answer, and the bump's
-    # lock on the reference would make curators wait for the whole upload.
-    with transaction.atomic():
-        index = index_for_job_api(user=user, index_id=index_id, lock=True)
-        if index.ready:
-            raise Conflict("Index is already finalized")
-        if IndexFile.objects.filter(index=index, name=name).exists():
-            raise Conflict("File name already exists")
-        destination = index_file_path(index, name)
-        size = uploaded_file_store(uploaded_file, destination)
-        try:
+    stored_key = None
+    try:
+        # No revision bump: files of an unfinished index are in no cached answer, and the bump's
+        # lock on the reference would make curators wait for the whole upload.
+        with transaction.atomic():
+            index = index_for_job_api(user=user, index_id=index_id, lock=True)
+            if index.ready:
+                raise Conflict("Index is already finalized")
+            if IndexFile.objects.filter(index=index, name=name).exists():
+                raise Conflict("File name already exists")
+            key = index_file_key(index, name)
+            size = stored_save(key, uploaded_file)
+            stored_key = key
             index_file = IndexFile.objects.create(index=index, name=name, type=file_type, size=size)
-        except Exception:
-            destination.unlink(missing_ok=True)
-            raise
+    except BaseException:
+        if stored_key:
+            stored_delete_quietly([stored_key])
+        raise
     return index_file

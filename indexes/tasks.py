@@ -1,3 +1,6 @@
+"""Celery task of index builds (the builds queue): thin, it takes the index id and calls
+indexes.services, which queues it by name."""
+
 from celery import shared_task
 
 from indexes import services

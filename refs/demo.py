@@ -15,7 +15,7 @@ DEMO_NAME = "Plant Viruses (demo)"
 
 def demo_reference_load(*, user) -> Reference | None:
     """Import the demo reference for `user`, unless a reference of that name exists."""
-    from refs.transfer import reference_import_path
+    from refs.services import reference_import_path
 
     if Reference.objects.filter(name__iexact=DEMO_NAME).exists():
         return None

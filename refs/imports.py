@@ -2,29 +2,58 @@
 
 A file is read three times, each with flat memory: `reference_file_check` only inflates it
 (refusing gzip bombs before any JSON is parsed), `reference_file_validate` parses it OTU by
-OTU and collects every problem, and the writer (refs.transfer) parses it once more to write.
+OTU and collects every problem, and the writer (refs.processes) parses it once more to write.
 Nothing is written unless validation found no problem at all.
 
 Problems are reported as `{"id", "message", ...offending items}`:
 `not_gzipped`, `file_too_large`, `json_error`, `invalid_file` (top-level fields),
 `duplicate_ids`, `duplicate_names`, `duplicate_abbreviations`, `duplicate_isolate_ids`,
 `duplicate_sequence_ids`, `conflicting_names`, `conflicting_abbreviations` (remote updates:
-taken by local OTUs) and `invalid_otus` (per-OTU field errors, by position).
+taken by local OTUs) and `invalid_otus` (per-OTU field errors, by position); and, refused as
+soon as they are met, the bounds on the work one file can cause (refs.import_stream):
+`field_too_long`, `too_many_otus`, `otu_too_large`, `too_many_sequences`, `too_deep`. Every
+pass has a deadline: past it, ImportTimedOut (its process fails with `import_timed_out`).
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ijson
-from ijson.common import ObjectBuilder
 
+from refs.import_stream import (
+    HEADER_KEYS,
+    Deadline,
+    DeadlineReader,
+    ImportBoundExceeded,
+    ImportLimits,
+    ImportTimedOut,
+    import_time_limit,
+    otus_stream,
+    shown,
+)
 from virtool_site.files import BoundedGzipReader, GzipTooLarge, NotGzipped
+
+__all__ = [
+    "FileSummary",
+    "ImportTimedOut",
+    "ReferenceFileInvalid",
+    "import_time_limit",
+    "otu_file_errors",
+    "otu_file_normalise",
+    "reference_file_check",
+    "reference_file_otus",
+    "reference_file_validate",
+]
 
 #: Offending items listed per problem; the `count` beside them says how many there were.
 MAX_REPORTED = 100
+#: Field errors listed per invalid OTU; `error_count` beside them says how many there were.
+MAX_ERRORS_PER_OTU = 50
 READ_SIZE = 1024 * 1024
-HEADER_KEYS = ("data_type", "organism", "name", "created_at")
+#: Chunks the write pass feeds the parser (a validated file: its strings are within bounds).
+WRITE_READ_SIZE = 256 * 1024
 
 # Column widths of the rows the file becomes (refs.models).
 MAX_NAME = 255
@@ -73,10 +102,13 @@ def _open(path) -> BoundedGzipReader:
         raise _fatal("file_not_found", "File not found") from error
 
 
-def _read_errors_translated(read: Callable[[], Iterator]):
-    """Run a reading generator, turning gzip and JSON failures into problem reports."""
+@contextmanager
+def _read_errors_translated():
+    """Turn gzip and JSON failures, and bounds passed, into problem reports."""
     try:
-        yield from read()
+        yield
+    except ImportBoundExceeded as error:
+        raise ReferenceFileInvalid([error.problem]) from error
     except GzipTooLarge as error:
         raise _fatal("file_too_large", str(error)) from error
     except NotGzipped as error:
@@ -106,95 +138,30 @@ def reference_file_check(path, *, progress: Callable[[float], None] | None = Non
 
     A gzip bomb is refused here, after reading at most the limit, in small pieces.
     """
-
-    def read():
-        with _open(path) as reader:
-            position = _Position(reader, path)
-            while True:
-                data = reader.read(READ_SIZE)
-                if not data:
-                    break
-                if progress:
-                    progress(position.fraction())
-            yield reader.decompressed
-
-    return next(_read_errors_translated(read))
+    deadline = Deadline()
+    with _read_errors_translated(), _open(path) as reader:
+        position = _Position(reader, path)
+        while True:
+            deadline.check()
+            data = reader.read(READ_SIZE)
+            if not data:
+                break
+            if progress:
+                progress(position.fraction())
+        return reader.decompressed
 
 
-def _otus_parse(reader, header: dict) -> Iterator[object]:
-    """The items of the top-level `otus` list, one at a time; top-level scalars go in `header`.
-
-    Works on raw parser events with an explicit depth so a key spelled like a path can't fool
-    it; a missing or non-list `otus` is reported as `invalid_file`.
-    """
-    depth = 0  # 0: outside the root, 1: in the root object, 2: in the otus list
-    key = None
-    builder = None
-    nesting = 0
-    skipping = 0
-    otus_seen = False
-    root_seen = False
-    for event, value in ijson.basic_parse(reader, use_float=True):
-        if builder is not None:
-            builder.event(event, value)
-            if event in ("start_map", "start_array"):
-                nesting += 1
-            elif event in ("end_map", "end_array"):
-                nesting -= 1
-                if nesting == 0:
-                    yield builder.value
-                    builder = None
-            continue
-        if skipping:
-            if event in ("start_map", "start_array"):
-                skipping += 1
-            elif event in ("end_map", "end_array"):
-                skipping -= 1
-            continue
-        if depth == 0:
-            if event != "start_map" or root_seen:
-                raise _fatal("invalid_file", "The file must hold one JSON object with an `otus` list")
-            root_seen = True
-            depth = 1
-        elif depth == 1:
-            if event == "map_key":
-                key = value
-                if key.startswith("otus."):
-                    raise _fatal("invalid_file", f"Unexpected top-level key {key[:100]!r}")
-            elif event == "end_map":
-                depth = 0
-            elif key == "otus":
-                if event != "start_array":
-                    raise _fatal("invalid_file", "`otus` must be a list")
-                otus_seen = True
-                depth = 2
-            elif event in ("start_map", "start_array"):
-                skipping = 1
-            elif key in HEADER_KEYS:
-                header[key] = value
-        else:
-            if event == "end_array":
-                depth = 1
-            elif event in ("start_map", "start_array"):
-                builder = ObjectBuilder()
-                builder.event(event, value)
-                nesting = 1
-            else:
-                yield value
-    if not otus_seen:
-        raise _fatal("invalid_file", "The file has no `otus` list")
-
-
-def _otus_structured(path, *, header: dict, position: list | None = None) -> Iterator[object]:
-    """The OTUs of any file, checking its structure on the way (validation pass)."""
-
-    def read():
-        with _open(path) as reader:
-            if position is not None:
-                position.append(_Position(reader, path))
-            yield from _otus_parse(reader, header)
-
-    return _read_errors_translated(read)
+def _otus_structured(
+    path, *, header: dict, limits: ImportLimits, on_otu: Callable[[object], None], progress=None
+) -> None:
+    """Hand every OTU of any file to `on_otu` as soon as it is read, checking the file's
+    structure and bounds on the way (validation pass); `progress` gets the fraction read."""
+    with _read_errors_translated(), _open(path) as reader:
+        position = _Position(reader, path)
+        otus_stream(
+            reader, header=header, limits=limits, on_otu=on_otu,
+            on_chunk=(lambda: progress(position.fraction())) if progress else None,
+        )
 
 
 def reference_file_otus(path, *, position: list | None = None) -> Iterator[object]:
@@ -202,14 +169,12 @@ def reference_file_otus(path, *, position: list | None = None) -> Iterator[objec
 
     Validation refused top-level keys that could shadow the `otus.item` prefix.
     """
-
-    def read():
-        with _open(path) as reader:
-            if position is not None:
-                position.append(_Position(reader, path))
-            yield from ijson.items(reader, "otus.item", use_float=True)
-
-    return _read_errors_translated(read)
+    with _read_errors_translated(), _open(path) as reader:
+        if position is not None:
+            position.append(_Position(reader, path))
+        yield from ijson.items(
+            DeadlineReader(reader, Deadline()), "otus.item", use_float=True, buf_size=WRITE_READ_SIZE
+        )
 
 
 # Validation --------------------------------------------------------------------------------
@@ -228,6 +193,11 @@ def _string(value, *, required: bool = True, max_length: int | None = None, null
     if "\x00" in value:
         return "Null characters are not allowed."
     return None
+
+
+def _kept(value, max_length: int):
+    """A string value short enough to be remembered for the duplicate checks, else None."""
+    return value if isinstance(value, str) and len(value) <= max_length else None
 
 
 def _check(errors: dict, path: str, message: str | None):
@@ -328,6 +298,126 @@ class _Listing:
         return {"id": problem_id, "message": message, key: self.items, "count": self.count}
 
 
+class _FileChecks:
+    """The checks of a whole file, fed one OTU at a time: what must be unique, what the
+    remote update's target reference already uses, and each OTU's own fields."""
+
+    def __init__(self, summary: FileSummary, limits: ImportLimits, taken_names, taken_abbreviations):
+        self.summary = summary
+        self.limits = limits
+        self.taken_names = taken_names
+        self.taken_abbreviations = taken_abbreviations
+        # Values too long for their column are invalid and not remembered: what is kept for
+        # the duplicate checks stays small whatever the file holds.
+        self.ids: set[str] = set()
+        self.names: dict[str, str] = {}
+        self.abbreviations: set[str] = set()
+        self.sequence_ids: set[str] = set()
+        self.reported = {"names": set(), "abbreviations": set(), "ids": set(), "sequence_ids": set()}
+        self.duplicate_ids, self.duplicate_names, self.duplicate_abbreviations = _Listing(), _Listing(), _Listing()
+        self.duplicate_isolate_ids, self.duplicate_sequence_ids = _Listing(), _Listing()
+        self.conflicting_names, self.conflicting_abbreviations = _Listing(), _Listing()
+        self.invalid_otus = _Listing()
+
+    def otu(self, otu) -> None:
+        position = self.summary.otu_count
+        self.summary.otu_count += 1
+        errors = otu_file_errors(otu)
+        if errors:
+            item = {"position": position, "errors": dict(list(errors.items())[:MAX_ERRORS_PER_OTU])}
+            if len(errors) > MAX_ERRORS_PER_OTU:
+                item["error_count"] = len(errors)
+            if isinstance(otu, dict):
+                item.update({"_id": shown(otu.get("_id")), "name": shown(otu.get("name"))})
+            self.invalid_otus.add(item)
+        if not isinstance(otu, dict):
+            return
+        otu_id = _kept(otu.get("_id"), MAX_REMOTE_ID)
+        name = _kept(otu.get("name"), MAX_NAME)
+        abbreviation = _kept(otu.get("abbreviation"), MAX_NAME)
+        if otu_id is not None:
+            if otu_id in self.ids and otu_id not in self.reported["ids"]:
+                self.reported["ids"].add(otu_id)
+                self.duplicate_ids.add(otu_id)
+            self.ids.add(otu_id)
+        if name:
+            lowered = name.lower()
+            if lowered in self.names and lowered not in self.reported["names"]:
+                self.reported["names"].add(lowered)
+                self.duplicate_names.add(self.names[lowered])
+            self.names.setdefault(lowered, name)
+            if self.taken_names and lowered in self.taken_names:
+                self.conflicting_names.add(name)
+        if abbreviation:
+            if abbreviation in self.abbreviations and abbreviation not in self.reported["abbreviations"]:
+                self.reported["abbreviations"].add(abbreviation)
+                self.duplicate_abbreviations.add(abbreviation)
+            self.abbreviations.add(abbreviation)
+            if self.taken_abbreviations and abbreviation in self.taken_abbreviations:
+                self.conflicting_abbreviations.add(abbreviation)
+        isolates = otu.get("isolates") if isinstance(otu.get("isolates"), list) else []
+        isolate_ids: set[str] = set()
+        repeated: list[str] = []
+        for isolate in isolates:
+            if not isinstance(isolate, dict):
+                continue
+            self.summary.isolate_count += 1
+            isolate_id = _kept(isolate.get("id"), MAX_ISOLATE_ID)
+            if isolate_id is not None:
+                if isolate_id in isolate_ids and isolate_id not in repeated and len(repeated) < MAX_REPORTED:
+                    repeated.append(isolate_id)
+                isolate_ids.add(isolate_id)
+            sequences = isolate.get("sequences")
+            for sequence in sequences if isinstance(sequences, list) else []:
+                if isinstance(sequence, dict):
+                    self._sequence(sequence)
+        if repeated:
+            self.duplicate_isolate_ids.add({"_id": otu_id, "name": name, "isolate_ids": repeated})
+
+    def _sequence(self, sequence: dict) -> None:
+        self.summary.sequence_count += 1
+        if self.summary.sequence_count > self.limits.sequences:
+            raise ImportBoundExceeded(
+                {
+                    "id": "too_many_sequences",
+                    "message": f"The file has more than the limit of {self.limits.sequences} sequences",
+                }
+            )
+        sequence_id = _kept(sequence.get("_id"), MAX_REMOTE_ID)
+        if sequence_id is not None:
+            if sequence_id in self.sequence_ids and sequence_id not in self.reported["sequence_ids"]:
+                self.reported["sequence_ids"].add(sequence_id)
+                self.duplicate_sequence_ids.add(sequence_id)
+            self.sequence_ids.add(sequence_id)
+
+    def problems(self) -> list[dict]:
+        problems = [
+            self.duplicate_ids.problem("duplicate_ids", "Duplicate OTU ids found"),
+            self.duplicate_names.problem("duplicate_names", "Duplicate OTU names found"),
+            self.duplicate_abbreviations.problem("duplicate_abbreviations", "Duplicate OTU abbreviations found"),
+            self.duplicate_isolate_ids.problem(
+                "duplicate_isolate_ids", "Duplicate isolate ids found in some OTUs", "otus"
+            ),
+            self.duplicate_sequence_ids.problem("duplicate_sequence_ids", "Duplicate sequence ids found"),
+            self.conflicting_names.problem(
+                "conflicting_names", "OTU names already used by other OTUs of the reference"
+            ),
+            self.conflicting_abbreviations.problem(
+                "conflicting_abbreviations", "OTU abbreviations already used by other OTUs of the reference"
+            ),
+            self.invalid_otus.problem("invalid_otus", "Some OTUs are invalid", "otus"),
+        ]
+        header = self.summary.header
+        header_errors = {
+            key: ["Must be a string or null."]
+            for key in HEADER_KEYS
+            if header.get(key) is not None and not isinstance(header[key], str)
+        }
+        if header_errors:
+            problems.insert(0, {"id": "invalid_file", "message": "Invalid top-level fields", "errors": header_errors})
+        return [p for p in problems if p]
+
+
 def reference_file_validate(
     path,
     *,
@@ -340,105 +430,20 @@ def reference_file_validate(
 
     `taken_names` (lower-cased) and `taken_abbreviations` are those of OTUs that will stay
     in the target reference (remote updates), which the file may not reuse. `checked`: the
-    caller ran `reference_file_check` already.
+    caller ran `reference_file_check` already. A bound passed (refs.import_stream) is
+    reported at once, alone: the rest of the file is not read.
     """
     summary = FileSummary()
     if not checked:
         summary.decompressed_bytes = reference_file_check(path)
-    ids: set[str] = set()
-    names: dict[str, str] = {}
-    abbreviations: set[str] = set()
-    sequence_ids: set[str] = set()
-    duplicate_ids, duplicate_names, duplicate_abbreviations = _Listing(), _Listing(), _Listing()
-    duplicate_isolate_ids, duplicate_sequence_ids = _Listing(), _Listing()
-    conflicting_names, conflicting_abbreviations = _Listing(), _Listing()
-    invalid_otus = _Listing()
-    reported = {"names": set(), "abbreviations": set(), "ids": set(), "sequence_ids": set()}
-
-    position_holder: list = []
-    for position, otu in enumerate(_otus_structured(path, header=summary.header, position=position_holder)):
-        summary.otu_count += 1
-        if progress and position % 100 == 0 and position_holder:
-            progress(position_holder[0].fraction())
-        errors = otu_file_errors(otu)
-        if errors:
-            item = {"position": position, "errors": errors}
-            if isinstance(otu, dict):
-                item.update({"_id": otu.get("_id"), "name": otu.get("name")})
-            invalid_otus.add(item)
-        if not isinstance(otu, dict):
-            continue
-        otu_id, name, abbreviation = otu.get("_id"), otu.get("name"), otu.get("abbreviation")
-        if isinstance(otu_id, str):
-            if otu_id in ids and otu_id not in reported["ids"]:
-                reported["ids"].add(otu_id)
-                duplicate_ids.add(otu_id)
-            ids.add(otu_id)
-        if isinstance(name, str) and name:
-            lowered = name.lower()
-            if lowered in names and lowered not in reported["names"]:
-                reported["names"].add(lowered)
-                duplicate_names.add(names[lowered])
-            names.setdefault(lowered, name)
-            if taken_names and lowered in taken_names:
-                conflicting_names.add(name)
-        if isinstance(abbreviation, str) and abbreviation:
-            if abbreviation in abbreviations and abbreviation not in reported["abbreviations"]:
-                reported["abbreviations"].add(abbreviation)
-                duplicate_abbreviations.add(abbreviation)
-            abbreviations.add(abbreviation)
-            if taken_abbreviations and abbreviation in taken_abbreviations:
-                conflicting_abbreviations.add(abbreviation)
-        isolates = otu.get("isolates") if isinstance(otu.get("isolates"), list) else []
-        isolate_ids: set[str] = set()
-        repeated: list[str] = []
-        for isolate in isolates:
-            if not isinstance(isolate, dict):
-                continue
-            summary.isolate_count += 1
-            isolate_id = isolate.get("id")
-            if isinstance(isolate_id, str):
-                if isolate_id in isolate_ids and isolate_id not in repeated:
-                    repeated.append(isolate_id)
-                isolate_ids.add(isolate_id)
-            for sequence in isolate.get("sequences") if isinstance(isolate.get("sequences"), list) else []:
-                if not isinstance(sequence, dict):
-                    continue
-                summary.sequence_count += 1
-                sequence_id = sequence.get("_id")
-                if isinstance(sequence_id, str):
-                    if sequence_id in sequence_ids and sequence_id not in reported["sequence_ids"]:
-                        reported["sequence_ids"].add(sequence_id)
-                        duplicate_sequence_ids.add(sequence_id)
-                    sequence_ids.add(sequence_id)
-        if repeated:
-            duplicate_isolate_ids.add({"_id": otu_id, "name": name, "isolate_ids": repeated})
+    checks = _FileChecks(summary, ImportLimits.from_settings(), taken_names, taken_abbreviations)
+    _otus_structured(path, header=summary.header, limits=checks.limits, on_otu=checks.otu, progress=progress)
     if progress:
         progress(1.0)
-
-    problems = [
-        duplicate_ids.problem("duplicate_ids", "Duplicate OTU ids found"),
-        duplicate_names.problem("duplicate_names", "Duplicate OTU names found"),
-        duplicate_abbreviations.problem("duplicate_abbreviations", "Duplicate OTU abbreviations found"),
-        duplicate_isolate_ids.problem("duplicate_isolate_ids", "Duplicate isolate ids found in some OTUs", "otus"),
-        duplicate_sequence_ids.problem("duplicate_sequence_ids", "Duplicate sequence ids found"),
-        conflicting_names.problem("conflicting_names", "OTU names already used by other OTUs of the reference"),
-        conflicting_abbreviations.problem(
-            "conflicting_abbreviations", "OTU abbreviations already used by other OTUs of the reference"
-        ),
-        invalid_otus.problem("invalid_otus", "Some OTUs are invalid", "otus"),
-    ]
-    header_errors = {
-        key: ["Must be a string or null."]
-        for key in HEADER_KEYS
-        if summary.header.get(key) is not None and not isinstance(summary.header[key], str)
-    }
-    if header_errors:
-        problems.insert(0, {"id": "invalid_file", "message": "Invalid top-level fields", "errors": header_errors})
-    problems = [p for p in problems if p]
+    problems = checks.problems()
     if problems:
         raise ReferenceFileInvalid(problems)
-    summary.otu_ids = ids
+    summary.otu_ids = checks.ids
     return summary
 
 

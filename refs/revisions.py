@@ -18,8 +18,7 @@ building and compiling a queryset would cost more than the cache saves.
 from django.db import connections
 
 from refs.models import OTU, Reference
-from refs.permissions import _shared_reference_ids_sql
-from virtool_site.api.permissions import is_signed_in_user
+from refs.permissions import references_visible_sql
 
 
 def _connection():
@@ -49,30 +48,12 @@ def references_revision_bump_all() -> None:
     reference_revision_bump(reference_ids=list(Reference.all_objects.values_list("id", flat=True)))
 
 
-def reference_visible_sql(user, alias: str) -> tuple[str, list]:
-    """SQL condition (and params) on the reference row `alias`: live and visible to `user`,
-    exactly as refs.permissions.references_visible says."""
-    connection = _connection()
-    quote = connection.ops.quote_name
-    live = f"NOT {alias}.{quote('deleted')}"
-    if user is not None and getattr(user, "is_superuser", False):
-        return live, []
-    if not is_signed_in_user(user):
-        return f"{live} AND {alias}.{quote('public')}", []
-    shared = _shared_reference_ids_sql(connection)
-    condition = (
-        f"{live} AND ({alias}.{quote('public')} OR {alias}.{quote('user_id')} = %s "
-        f"OR {alias}.{quote('id')} IN ({shared}))"
-    )
-    return condition, [user.pk, user.pk, user.pk]
-
-
 def revision_visible(*, user, model, object_id: str, columns: tuple[str, ...] = ()) -> tuple | None:
     """(reference id, revision, *`columns` of the object) for the object `object_id` of `model`
     (Reference itself, or a model with a `reference` foreign key) when `user` may see it; None
     when it does not exist or they may not."""
     quote = _connection().ops.quote_name
-    condition, params = reference_visible_sql(user, "r")
+    condition, params = references_visible_sql(user, "r")
     references = quote(Reference._meta.db_table)
     selected = ", ".join([f"r.{quote('id')}", f"r.{quote('revision')}", *(f"o.{quote(c)}" for c in columns)])
     if model is Reference:
@@ -100,7 +81,7 @@ def otu_reference_revision_visible(*, user, otu_id: str) -> tuple[str, int] | No
 def references_revisions_visible(*, user) -> list[tuple[str, int]]:
     """(id, revision) of every reference `user` may see, by id."""
     quote = _connection().ops.quote_name
-    condition, params = reference_visible_sql(user, "r")
+    condition, params = references_visible_sql(user, "r")
     with _connection().cursor() as cursor:
         cursor.execute(
             f"SELECT r.{quote('id')}, r.{quote('revision')} FROM {quote(Reference._meta.db_table)} r "

@@ -1,10 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import options as admin_options
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.utils.html import format_html
 
+from virtool_site.api.parsers import BoundedJSONDecoder
 from virtool_site.models import PERMISSIONS, ApiKey, GroupPermissions, Job, Process, Upload, User
 from virtool_site.services import api_key_create, api_key_revoke
+
+# Every admin's JSON form fields (OTU schema, BrAPI additionalInfo, ...) read their text with
+# the API's bounded JSON reader: a text nested 1,000 deep is "Enter a valid JSON.", not a
+# RecursionError (500). Admins copy these defaults when they are made, and this module is
+# imported (INSTALLED_APPS order) before the apps' admin modules make theirs.
+admin_options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"decoder": BoundedJSONDecoder}
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -7,3 +7,7 @@ class VirtoolSiteConfig(AppConfig):
 
     def ready(self):
         from virtool_site.api import schema_extensions  # noqa: F401 (registers the extensions)
+        from virtool_site.selectors import upload_keys_live
+        from virtool_site.storage_sweep import stored_owner_register
+
+        stored_owner_register("uploads", upload_keys_live)

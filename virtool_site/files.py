@@ -1,9 +1,12 @@
-"""Files under DATA_DIR: safe names, bounded uploads, streamed writes and gzip limits."""
+"""Files: safe names, paths under DATA_DIR, bounded uploads and gzip limits.
+
+Persistent files are kept through the storage API (virtool_site.storage); `data_path` is for
+what stays on this host: the embedded SQLite file and scratch (DATA_DIR/tmp).
+"""
 
 import gzip
 import os
 import re
-import shutil
 import zlib
 from pathlib import Path
 
@@ -74,19 +77,6 @@ def upload_declared_size_check(request, *, max_bytes: int | None = None) -> None
         declared = 0
     if declared > max_bytes + 64 * 1024:  # allow for the multipart envelope
         raise PayloadTooLarge(f"File is larger than the limit of {max_bytes} bytes")
-
-
-def uploaded_file_store(uploaded_file, destination: Path) -> int:
-    """Put an uploaded file at `destination` (moved when it was spooled to disk); its size."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary_path = getattr(uploaded_file, "temporary_file_path", None)
-    if temporary_path:
-        shutil.move(temporary_path(), destination)
-    else:
-        with open(destination, "wb") as handle:
-            for chunk in uploaded_file.chunks():
-                handle.write(chunk)
-    return destination.stat().st_size
 
 
 class GzipTooLarge(Exception):

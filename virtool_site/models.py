@@ -127,7 +127,7 @@ class Job(models.Model):
 
 
 class Upload(models.Model):
-    """A file uploaded through `/api/uploads`, kept under DATA_DIR/uploads/{id}."""
+    """A file uploaded through `/api/uploads`, stored as `uploads/{id}` (virtool_site.storage)."""
 
     id = models.CharField(primary_key=True, max_length=300, editable=False)
     name = models.CharField(max_length=255)

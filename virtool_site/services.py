@@ -252,39 +252,46 @@ def group_update_permissions(*, group, permissions: dict):
 # Uploads -----------------------------------------------------------------------------------
 
 
+def upload_key(upload) -> str:
+    """The storage key of an upload's file."""
+    return f"uploads/{upload.id}"
+
+
 def upload_create(*, user: User, name: str, upload_type: str, uploaded_file) -> "Upload":
-    """Keep an uploaded file under DATA_DIR/uploads/{id}; the row and the file appear together."""
-    from virtool_site.files import data_path, safe_file_name, uploaded_file_store
+    """Store an uploaded file as `uploads/{id}`, then its row: the object is written before
+    the row commits, and removed again if the row cannot be written. Storage unreachable:
+    503 "Storage unavailable" and nothing kept."""
+    from virtool_site.files import safe_file_name
     from virtool_site.ids import random_id
     from virtool_site.models import Upload
+    from virtool_site.storage import stored_delete_quietly, stored_save
 
     name = safe_file_name(name)
-    upload_id = f"{random_id()}-{name}"
-    destination = data_path("uploads", upload_id)
-    size = uploaded_file_store(uploaded_file, destination)
+    upload = Upload(id=f"{random_id()}-{name}", name=name, type=upload_type, user=user, ready=True)
+    key = upload_key(upload)
+    upload.size = stored_save(key, uploaded_file)
     try:
-        return Upload.objects.create(id=upload_id, name=name, type=upload_type, size=size, user=user, ready=True)
-    except Exception:
-        destination.unlink(missing_ok=True)
+        with transaction.atomic():
+            upload.save(force_insert=True)
+    except BaseException:
+        stored_delete_quietly([key])
         raise
-
-
-def upload_path(upload) -> "Path":
-    from virtool_site.files import data_path
-
-    return data_path("uploads", upload.id)
+    return upload
 
 
 def upload_remove(*, upload_id: str) -> None:
+    """Delete an upload and, once that commits, its file. A store that cannot be reached
+    answers 503 and keeps both."""
     from virtool_site.models import Upload
+    from virtool_site.storage import stored_delete_on_commit
 
     with transaction.atomic():
         upload = Upload.objects.select_for_update().filter(id=upload_id).first()
         if upload is None:
             raise NotFound()
-        path = upload_path(upload)
+        key = upload_key(upload)
         upload.delete()
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        stored_delete_on_commit(names=[key], check=True)
 
 
 def job_cancel(*, job_id: str) -> Job:

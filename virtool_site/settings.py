@@ -122,9 +122,39 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Persistent files (virtool_site.storage): under DATA_DIR unless a bucket is named below.
+    "default": {"BACKEND": "virtool_site.storage_backends.LocalDataStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# S3-compatible object storage (AWS, MinIO, Ceph, ...) through django-storages, configured
+# with its own variable names. Unset: files under DATA_DIR, as on one machine.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {"BACKEND": "virtool_site.storage_s3.S3DataStorage"}
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    # Unset: boto3's own chain (its environment variables, a profile, an instance role).
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    AWS_LOCATION = env.str("AWS_LOCATION", default="")  # a key prefix inside the bucket
+    AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="") or None
+    AWS_S3_SIGNATURE_VERSION = env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4")
+# An unreachable store fails a request (503) or task after about
+# STORAGE_CONNECT_TIMEOUT x STORAGE_MAX_ATTEMPTS seconds.
+STORAGE_CONNECT_TIMEOUT = env.float("STORAGE_CONNECT_TIMEOUT", default=3.0)
+STORAGE_READ_TIMEOUT = env.float("STORAGE_READ_TIMEOUT", default=60.0)
+STORAGE_MAX_ATTEMPTS = env.int("STORAGE_MAX_ATTEMPTS", default=3)
+# Transfers larger than a chunk are multipart; memory held per transfer is bounded by about
+# chunk x (2 x concurrency).
+STORAGE_MULTIPART_CHUNK_BYTES = env.int("STORAGE_MULTIPART_CHUNK_BYTES", default=8 * 1024**2)
+STORAGE_MAX_CONCURRENCY = env.int("STORAGE_MAX_CONCURRENCY", default=4)
+# Downloads: streamed through the service, or (S3 only) a 302 to a presigned URL this short-lived.
+STORAGE_DOWNLOAD_REDIRECT = env.bool("STORAGE_DOWNLOAD_REDIRECT", default=False)
+STORAGE_DOWNLOAD_REDIRECT_SECONDS = env.int("STORAGE_DOWNLOAD_REDIRECT_SECONDS", default=300)
+# Stored files with no row (a crash between writing one and committing its row) older than
+# this are removed by `manage.py storage_sweep` / the `virtool_site.storage_sweep` task.
+STORAGE_ORPHAN_AGE_SECONDS = env.int("STORAGE_ORPHAN_AGE_SECONDS", default=6 * 3600)
 
 # Uploads: stream to temporary files, never hold a whole upload in memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
@@ -133,6 +163,18 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024**2)
 # A gzip file whose decompressed content would exceed this is refused.
 GZIP_MAX_DECOMPRESSED_BYTES = env.int("GZIP_MAX_DECOMPRESSED_BYTES", default=1024**3)
+# The work one reference file may make an import do (refs.import_stream); a file past a bound
+# is refused while it is read. The real plant-virus reference needs at most: a field of 321
+# characters, a sequence of 231,621, an OTU of 2,000 keys and values and 505,019 characters.
+REFERENCE_IMPORT_MAX_FIELD_CHARS = env.int("REFERENCE_IMPORT_MAX_FIELD_CHARS", default=64 * 1024)
+REFERENCE_IMPORT_MAX_SEQUENCE_CHARS = env.int("REFERENCE_IMPORT_MAX_SEQUENCE_CHARS", default=4 * 1024**2)
+REFERENCE_IMPORT_MAX_OTUS = env.int("REFERENCE_IMPORT_MAX_OTUS", default=100_000)
+REFERENCE_IMPORT_MAX_OTU_ITEMS = env.int("REFERENCE_IMPORT_MAX_OTU_ITEMS", default=100_000)
+REFERENCE_IMPORT_MAX_OTU_CHARS = env.int("REFERENCE_IMPORT_MAX_OTU_CHARS", default=32 * 1024**2)
+REFERENCE_IMPORT_MAX_SEQUENCES = env.int("REFERENCE_IMPORT_MAX_SEQUENCES", default=500_000)
+REFERENCE_IMPORT_MAX_DEPTH = env.int("REFERENCE_IMPORT_MAX_DEPTH", default=32)
+# Seconds an import (every pass over its file, and writing it) may take before it fails.
+REFERENCE_IMPORT_TIME_LIMIT = env.float("REFERENCE_IMPORT_TIME_LIMIT", default=1800.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -142,11 +184,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["virtool_site.api.permissions.IsAuthenticatedUser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        # DRF's JSONRenderer's bytes, rendered by orjson (virtool_site.api.renderers).
+        "virtool_site.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # DRF's, within a size and depth bound (virtool_site.api.parsers).
+        "virtool_site.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -156,6 +200,8 @@ REST_FRAMEWORK = {
         "virtool_site.api.throttling.SearchRateThrottle",
     ],
     "DEFAULT_SCHEMA_CLASS": "virtool_site.api.schema.VirtoolAutoSchema",
+    # OPTIONS describes a view without reading its body or objects (virtool_site.api.metadata).
+    "DEFAULT_METADATA_CLASS": "virtool_site.api.metadata.VirtoolMetadata",
     "EXCEPTION_HANDLER": "virtool_site.api.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -199,13 +245,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="virtool")
+# CPU-heavy work has a queue of its own, served by compute nodes (`worker -Q builds`); every
+# other task goes to the default queue above, which a worker without -Q serves.
+CELERY_BUILDS_QUEUE = env.str("CELERY_BUILDS_QUEUE", default="builds")
+CELERY_BUILDS_TASKS = ("indexes.build_index", "analyses.blast_run")
+CELERY_TASK_ROUTES = {name: {"queue": CELERY_BUILDS_QUEUE} for name in CELERY_BUILDS_TASKS}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged is delivered again after this many seconds...
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    # ...by a worker's sweep for such tasks, every INTERVAL x THROTTLE seconds (kombu: 10 x 10).
-    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
-    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60),
+    # ...by a worker's sweep for such tasks, every INTERVAL x THROTTLE seconds (kombu: 10 x 10),
+    # and by a worker as it starts.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=5),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=1),
+    # A sweeper that dies holding the sweep's lock delays the others by at most this.
+    "unacked_mutex_expire": env.int("CELERY_UNACKED_MUTEX_EXPIRE", default=30),
 }
+# A live worker keeps its tasks, however long they run, by setting their delivery time to now
+# this often (virtool_site.celery.UnackedHeartbeat): well within the visibility timeout.
+CELERY_UNACKED_HEARTBEAT_SECONDS = env.float(
+    "CELERY_UNACKED_HEARTBEAT_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 6
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through Django's LOGGING, so task lines carry the request id like web lines.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

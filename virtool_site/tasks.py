@@ -1,3 +1,5 @@
+"""Site-wide Celery tasks: the worker liveness walk and the storage sweep."""
+
 import logging
 
 from celery import shared_task
@@ -17,3 +19,12 @@ def process_touch(process_id: str) -> None:
         process_step(process_id=process_id, step=step)
     process_complete(process_id=process_id)
     logger.info("Process %s walked through %d steps", process_id, len(process.steps))
+
+
+@shared_task(name="virtool_site.storage_sweep", acks_late=True)
+def storage_sweep() -> int:
+    """Remove stored files no row names (see virtool_site.storage_sweep); schedule it, e.g.
+    daily with celery beat. Runs on the default queue."""
+    from virtool_site.storage_sweep import storage_orphans_remove
+
+    return len(storage_orphans_remove())

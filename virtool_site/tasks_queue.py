@@ -1,7 +1,10 @@
 """Queueing Celery tasks from request-time services.
 
-`task_enqueue(task, *args, process_id=..., on_error=...)` is called inside the service's
-transaction, where `transaction.on_commit(lambda: task.delay(...))` used to be:
+`task_enqueue("app.task_name", *args, process_id=..., on_error=...)` is called inside the
+service's transaction, where `transaction.on_commit(lambda: task.delay(...))` used to be.
+Services name the task instead of importing it, so dependencies run one way: tasks import
+services, services never import tasks (the name is resolved in Celery's registry, which
+imports every app's tasks module the first time a name is missing).
 
 1. It checks at once that the broker answers (a ping with a short timeout). When it does not,
    it raises ServiceUnavailable("Task queue unavailable"): the transaction rolls back, the
@@ -75,13 +78,32 @@ def broker_check(app=None) -> None:
         raise ServiceUnavailable(TASK_QUEUE_UNAVAILABLE)
 
 
+def task_get(task):
+    """The registered task named `task` (a task object is returned as it is).
+
+    Raises celery.exceptions.NotRegistered (a KeyError) for a name no app registers.
+    """
+    if not isinstance(task, str):
+        return task
+    from virtool_site.celery import app
+
+    registry = app.tasks
+    if task not in registry:
+        # The first lookup in a process that has not imported the apps' tasks modules (a web
+        # process) imports them all: the autodiscovery a worker does when it starts.
+        app.autodiscover_tasks(force=True)
+    return registry[task]
+
+
 def task_enqueue(task, *args, process_id: str | None = None, on_error=None) -> None:
     """Check the broker now and publish `task(*args)` when the current transaction commits.
 
+    `task` is a registered task's name ("refs.delete_reference") or the task itself.
     Raises ServiceUnavailable when the broker is down (call it inside the transaction that
     creates what the task works on, so that rolls back). See the module docstring for what
     happens if publishing fails after the commit.
     """
+    task = task_get(task)
     broker_check(task.app)
 
     def publish():

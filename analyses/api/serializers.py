@@ -10,6 +10,7 @@ from analyses.results import (
     PathoscopeResultsSerializer,
 )
 from virtool_site.api.fields import FileNameField, UserRefField
+from virtool_site.api.inputs import RequestSerializer
 
 # Samples -----------------------------------------------------------------------------------
 
@@ -29,7 +30,7 @@ class SampleSerializer(serializers.ModelSerializer):
         return sample.group.name if sample.group_id else None
 
 
-class SampleWriteSerializer(serializers.Serializer):
+class SampleWriteSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255)
     host = serializers.CharField(max_length=255, allow_blank=True, required=False)
     isolate = serializers.CharField(max_length=255, allow_blank=True, required=False)
@@ -91,12 +92,6 @@ class BlastDocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = NuVsBlast
         fields = ["rid", "ready", "last_checked_at", "interval", "result", "error"]
-
-
-def blast_representation(blast: NuVsBlast) -> dict:
-    data = BlastDocumentSerializer(blast).data
-    data["result"] = blast.result  # stored as parsed; shown as stored
-    return dict(data)
 
 
 class NuvsHitDocumentSerializer(NuvsHitSerializer):
@@ -226,7 +221,7 @@ class AnalysisCreatedSerializer(AnalysisSummarySerializer):
         return {"id": analysis.job_id, "key": self.context["job_key"]}
 
 
-class AnalysisCreateSerializer(serializers.Serializer):
+class AnalysisCreateSerializer(RequestSerializer):
     ref_id = serializers.CharField(max_length=64)
     workflow = serializers.ChoiceField(choices=Workflow.choices)
     subtractions = serializers.ListField(
@@ -245,7 +240,7 @@ class ResultsInputField(serializers.JSONField):
     pass
 
 
-class AnalysisFinalizeSerializer(serializers.Serializer):
+class AnalysisFinalizeSerializer(RequestSerializer):
     results = ResultsInputField(help_text="In the shape of the analysis's workflow")
 
 

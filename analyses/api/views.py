@@ -21,15 +21,17 @@ from analyses import export, selectors, services
 from analyses.api import serializers as s
 from analyses.filtersets import SampleFilterSet
 from analyses.models import AnalysisFile, NuVsBlast, Workflow
-from analyses.permissions import WRITE, samples_readable
+from analyses.permissions import WRITE
+from virtool_site.api.filtersets import filterset_values
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.files import FILE_NAME_PATTERN
 from virtool_site.api.pagination import query_validate
 from virtool_site.api.permissions import RequiresPermission, is_job
-from virtool_site.api.schema import errors, responses
+from virtool_site.api.schema import errors, responses, stored_download
 from virtool_site.api.views import PagedListView
-from virtool_site.errors import BadRequest, Conflict, InsufficientRights, InvalidQuery, NotFound
+from virtool_site.errors import BadRequest, Conflict, InsufficientRights, NotFound
 from virtool_site.services import user_has_permission
+from virtool_site.storage import stored_response
 
 SAMPLES = ["samples"]
 ANALYSES = ["analyses"]
@@ -46,13 +48,6 @@ class FirstRendererNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def analysis_document(analysis):
-    analysis.results_document = selectors.analysis_results_document(
-        analysis, blast_representation=s.blast_representation
-    )
-    return s.AnalysisSerializer(analysis).data
-
-
 # Samples -----------------------------------------------------------------------------------
 
 
@@ -65,22 +60,14 @@ class SamplesView(PagedListView):
             return [RequiresPermission("create_sample")()]
         return super().get_permissions()
 
-    def get_queryset(self):
-        return selectors.samples_list(user=self.request.user)
-
-    def get_total_count(self):
-        return samples_readable(self.request.user).count()
-
     @extend_schema(
         parameters=[OpenApiParameter("find", str, description="Part of a sample's name, host, isolate or owner")],
         responses=responses({200: s.SampleSerializer(many=True)}, 422),
         tags=SAMPLES,
     )
     def get(self, request):
-        filterset = SampleFilterSet(request.query_params, queryset=self.get_queryset())
-        if not filterset.is_valid():
-            raise InvalidQuery(errors=filterset.errors)
-        return self.list_response(filterset.qs)
+        find = filterset_values(SampleFilterSet, request).get("find", "").strip()
+        return Response(selectors.samples_page(request=request, find=find))
 
     @extend_schema(
         request=s.SampleCreateSerializer,
@@ -101,7 +88,7 @@ class SamplesView(PagedListView):
 class SampleView(APIView):
     @extend_schema(responses=responses({200: s.SampleSerializer}, 403, 404), tags=SAMPLES)
     def get(self, request, sample_id):
-        return Response(s.SampleSerializer(selectors.sample_get(user=request.user, sample_id=sample_id)).data)
+        return Response(selectors.sample_document(user=request.user, sample_id=sample_id))
 
     @extend_schema(
         request=s.SampleUpdateSerializer,
@@ -117,7 +104,7 @@ class SampleView(APIView):
         sample = services.sample_update(user=request.user, sample=sample, data=data.validated_data)
         return Response(s.SampleSerializer(selectors.sample_get(user=request.user, sample_id=sample.id)).data)
 
-    @extend_schema(responses=responses({204: None}, 403, 404), tags=SAMPLES, description="Removes its analyses too.")
+    @extend_schema(responses=responses({204: None}, 403, 404, 503), tags=SAMPLES, description="Removes its analyses too.")
     def delete(self, request, sample_id):
         sample = selectors.sample_get(user=request.user, sample_id=sample_id, right=WRITE)
         services.sample_remove(sample=sample)
@@ -129,8 +116,7 @@ class SampleAnalysesView(PagedListView):
 
     @extend_schema(responses=responses({200: s.AnalysisSummarySerializer(many=True)}, 403, 404, 422), tags=ANALYSES)
     def get(self, request, sample_id):
-        sample = selectors.sample_get(user=request.user, sample_id=sample_id)
-        return self.list_response(selectors.analyses_of_sample(sample=sample))
+        return Response(selectors.sample_analyses_page(request=request, sample_id=sample_id))
 
     @extend_schema(
         request=s.AnalysisCreateSerializer,
@@ -160,8 +146,7 @@ class AnalysisView(APIView):
 
     @extend_schema(responses=responses({200: s.AnalysisSerializer}, 400, 403, 404), tags=ANALYSES)
     def get(self, request, analysis_id):
-        analysis = selectors.analysis_get(user=request.user, analysis_id=analysis_id, allow_job=True)
-        return Response(analysis_document(analysis))
+        return Response(selectors.analysis_document_read(user=request.user, analysis_id=analysis_id))
 
     @extend_schema(
         request=s.AnalysisFinalizeSerializer,
@@ -178,11 +163,10 @@ class AnalysisView(APIView):
         data = s.AnalysisFinalizeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.analysis_finalize(analysis_id=analysis.id, results=data.validated_data["results"])
-        analysis = selectors.analysis_get(user=request.user, analysis_id=analysis_id, allow_job=True)
-        return Response(analysis_document(analysis))
+        return Response(selectors.analysis_document_read(user=None, analysis_id=analysis.id))
 
     @extend_schema(
-        responses=responses({204: None}, 400, 403, 404, 409),
+        responses=responses({204: None}, 400, 403, 404, 409, 503),
         tags=ANALYSES,
         description="Needs the write right on the sample. 409 \"Analysis is still running\" while its job runs.",
     )
@@ -208,7 +192,7 @@ class AnalysisFilesView(BoundedUploadMixin, APIView):
                 "required": ["file"],
             }
         },
-        responses=responses({201: s.AnalysisFileSerializer}, 400, 403, 404, 409, 413, 415, 422),
+        responses=responses({201: s.AnalysisFileSerializer}, 400, 403, 404, 409, 413, 415, 422, 503),
         tags=ANALYSES,
         description="The analysis's job runner, or a user with the `upload_file` permission and the write "
         "right on the sample. 400 \"Unsupported analysis file format\", 409 \"File is already associated "
@@ -237,23 +221,20 @@ class AnalysisFileView(APIView):
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(400, 403, 404)},
+        responses={**stored_download(), **errors(400, 403, 404, 503)},
         tags=ANALYSES,
-        description="404 \"Uploaded file not found at expected location\" when the file is gone from disk.",
+        description="404 \"Uploaded file not found at expected location\" when the file is gone from storage.",
     )
     def get(self, request, analysis_id, file_id):
         analysis = selectors.analysis_get(user=request.user, analysis_id=analysis_id, allow_job=True)
         analysis_file = AnalysisFile.objects.filter(analysis=analysis, id=file_id).first()
         if analysis_file is None:
             raise NotFound()
-        path = services.analysis_file_path(analysis_file)
-        try:
-            handle = open(path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound("Uploaded file not found at expected location")
         # The type is not guessed from a name the client chose: the file is opaque data.
-        return FileResponse(
-            handle, as_attachment=True, filename=analysis_file.name, content_type="application/octet-stream"
+        return stored_response(
+            services.analysis_file_key(analysis_file),
+            filename=analysis_file.name,
+            not_found="Uploaded file not found at expected location",
         )
 
 

@@ -1,51 +1,29 @@
-import random
+"""Test data for samples, analyses and NuVs BLASTs, and the references and indexes they name.
+
+References, OTUs, isolates and indexes are the shared test factories of refs and indexes;
+sequences are refs' with analyses' own definitions, host and seeded 1,200-base sequences.
+"""
 
 import factory
 
 from analyses.models import Analysis, NuVsBlast, Sample, Workflow
-from indexes.models import Index
+from indexes.tests.factories import IndexFactory
 from refs.models import Sequence
-from refs.tests import factories as refs_factories
+from refs.tests.factories import DefaultIsolateFactory as IsolateFactory
+from refs.tests.factories import GenomeSequenceFactory, random_bases
+from refs.tests.factories import PlantReferenceFactory as ReferenceFactory
+from refs.tests.factories import VerifiedOTUFactory as OTUFactory
 from virtool_site.tests.factories import UserFactory
 
+__all__ = ["IndexFactory", "IsolateFactory", "OTUFactory", "ReferenceFactory", "SequenceFactory", "random_nucleotides"]
 
-def random_nucleotides(length: int, seed: int | None = None) -> str:
-    generator = random.Random(seed)
-    return "".join(generator.choice("ACGT") for _ in range(length))
-
-
-class ReferenceFactory(refs_factories.ReferenceFactory):
-    name = factory.Sequence(lambda n: f"Plant viruses {n}")
+random_nucleotides = random_bases
 
 
-class OTUFactory(refs_factories.OTUFactory):
-    reference = factory.SubFactory(ReferenceFactory)
-    verified = True
-
-
-class IsolateFactory(refs_factories.IsolateFactory):
-    otu = factory.SubFactory(OTUFactory)
-    position = 0
-    source_name = factory.Sequence(lambda n: f"A{n}")
-    default = True
-
-
-class SequenceFactory(refs_factories.SequenceFactory):
-    isolate = factory.SubFactory(IsolateFactory)
-    position = 0
-    accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
+class SequenceFactory(GenomeSequenceFactory):
     definition = factory.Sequence(lambda n: f"Virus segment {n}, complete sequence")
     host = "Nicotiana tabacum"
-    sequence = factory.Sequence(lambda n: random_nucleotides(1200, seed=n))
-
-
-class IndexFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Index
-
-    reference = factory.SubFactory(ReferenceFactory)
-    version = factory.Sequence(lambda n: n)
-    ready = True
+    sequence = factory.Sequence(lambda n: random_bases(1200, seed=n))
 
 
 class SampleFactory(factory.django.DjangoModelFactory):

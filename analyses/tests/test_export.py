@@ -203,3 +203,35 @@ def test_export_of_an_analysis_whose_sample_is_gone_is_400(owner_client, analysi
     response = owner_client.get(f"/api/analyses/document/{analysis.id}.csv")
     assert response.status_code == 400
     assert response.json()["message"] == "Parent sample does not exist"
+
+
+def _edited(sequence, owner) -> None:
+    """The sequence's OTU moves past the version the hits name (its change recorded)."""
+    before = otu_document_load(sequence.otu_id)
+    OTU.objects.filter(id=sequence.otu_id).update(name=f"Renamed {sequence.otu_id}", version=1)
+    change_record(method_name="edit", description="Renamed", old=before, new=otu_document_load(sequence.otu_id), user=owner)
+
+
+def test_the_analysis_document_runs_a_fixed_number_of_queries_whatever_its_hits(
+    owner_client, owner, sample, reference, django_assert_num_queries
+):
+    """The analysis, its files, the hits' OTUs and sequences; and, when some OTUs changed since
+    the hits' version, their current documents (two) and their later changes (one)."""
+
+    def analysis_of(otu_count: int, edited: int):
+        hits = []
+        for n in range(otu_count):
+            isolate = IsolateFactory(otu=OTUFactory(reference=reference))
+            sequences = [SequenceFactory(isolate=isolate, position=p, sequence="ACGT" * 50) for p in range(3)]
+            hits.extend(pathoscope_hit(sequence) for sequence in sequences)
+            if n < edited:
+                _edited(sequences[0], owner)
+        return AnalysisFactory(sample=sample, ready=True, results=pathoscope_results(hits))
+
+    for edited, queries in ((0, 3), (1, 6)):
+        small, large = analysis_of(1, edited), analysis_of(40, edited * 10)
+        for analysis in (small, large):
+            with django_assert_num_queries(queries):
+                document = owner_client.get(f"/api/analyses/{analysis.id}").json()
+            names = {hit["otu"]["name"] for hit in document["results"]["hits"]}
+            assert not any(name.startswith("Renamed") for name in names)

@@ -9,17 +9,23 @@ of the wrong type is a BadRequest with a message naming the parameter.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from virtool_site.api.parsers import MALFORMED, JSONBodyError, json_loads
 from virtool_site.errors import BadRequest
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 #: Wider than any length or position; keeps huge numbers out of database integer columns.
 INTEGER_LIMIT = 2**62
+#: The last page (from 0) a list or search may be asked for. A million pages of at least one
+#: item are past any list of references real data makes; past it a request can only be a
+#: client's bug, refused as BrAPI refuses any bad parameter (400, a JSON string naming it)
+#: rather than answered with an empty page claiming `currentPage` 10**30. A silent cap would
+#: report a `currentPage` other than the one asked for, which paging clients would follow.
+PAGE_MAX = 1_000_000
 
 COMMON_LISTS = (
     "commonCropNames",
@@ -114,6 +120,8 @@ def paging_resolve(
     page = 0 if page is None else page
     if page < 0:
         raise BadRequest(f"Invalid {where} page: must be 0 or more")
+    if page > PAGE_MAX:
+        raise BadRequest(f"Invalid {where} page: must be {PAGE_MAX} or less")
     if page_size is None:
         page_size = default_size or settings.BRAPI_PAGE_SIZE_DEFAULT
     if page_size < 1:
@@ -152,9 +160,9 @@ def body_parse(raw: bytes) -> dict:
     if not raw or not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("Malformed JSON Request Object") from None
+        body = json_loads(raw)  # the API's bounded reader: no depth, however deep, is a 500
+    except JSONBodyError as error:  # "...: nested deeper than 32 levels" says why, when it can
+        raise BadRequest("Malformed JSON Request Object" + str(error).removeprefix(MALFORMED)) from None
     if not isinstance(body, dict):
         raise BadRequest("Malformed JSON Request Object: expected a JSON object")
     return body

@@ -43,54 +43,66 @@ def _species(term: str | None, term_uri: str | None) -> dict | None:
 
 
 def _externals(item) -> list[dict]:
-    return [
-        {"referenceId": external.external_id, "referenceSource": external.external_source}
-        for external in item.external_references.all()
-    ]
+    return [external_document(external.external_id, external.external_source) for external in item.external_references.all()]
+
+
+def external_document(external_id: str, external_source: str) -> dict:
+    return {"referenceId": external_id, "referenceSource": external_source}
 
 
 def referenceset_document(reference_set: ReferenceSet) -> dict:
+    return referenceset_document_of(vars(reference_set), _externals(reference_set))
+
+
+def referenceset_document_of(values: dict, externals: list[dict]) -> dict:
+    """A ReferenceSet from its column values (by field attribute name): the one place its shape
+    is written, for models and for rows alike."""
+    accession = values["accession"]
     return {
-        "additionalInfo": reference_set.additional_info or {},
-        "assemblyPUI": reference_set.assembly_pui,
-        "commonCropName": reference_set.common_crop_name,
-        "description": reference_set.description,
-        "externalReferences": _externals(reference_set),
-        "isDerived": reference_set.is_derived,
-        "md5checksum": reference_set.md5checksum or None,
-        "referenceSetDbId": reference_set.id,
-        "referenceSetName": reference_set.name,
-        "sourceAccessions": [reference_set.accession] if reference_set.accession else [],
+        "additionalInfo": values["additional_info"] or {},
+        "assemblyPUI": values["assembly_pui"],
+        "commonCropName": values["common_crop_name"],
+        "description": values["description"],
+        "externalReferences": externals,
+        "isDerived": values["is_derived"],
+        "md5checksum": values["md5checksum"] or None,
+        "referenceSetDbId": values["id"],
+        "referenceSetName": values["name"],
+        "sourceAccessions": [accession] if accession else [],
         "sourceGermplasm": [],
-        "sourceURI": reference_set.source_uri,
-        "species": _species(reference_set.species_term, reference_set.species_term_uri),
+        "sourceURI": values["source_uri"],
+        "species": _species(values["species_term"], values["species_term_uri"]),
     }
-
-
-def _reference_info(reference: Reference) -> dict:
-    """additionalInfo, with the refget GA4GH identifier of the bases (`ga4ghDigest`)."""
-    info = dict(reference.additional_info or {})
-    if reference.ga4gh_digest:
-        info["ga4ghDigest"] = reference.ga4gh_digest
-    return info
 
 
 def reference_document(reference: Reference) -> dict:
     reference_set = reference.reference_set
+    values = {**vars(reference), "set_name": reference_set.name, "set_common_crop_name": reference_set.common_crop_name}
+    return reference_document_of(values, _externals(reference))
+
+
+def reference_document_of(values: dict, externals: list[dict]) -> dict:
+    """A Reference from its column values (by field attribute name, with its set's `set_name`
+    and `set_common_crop_name`): the one place its shape is written, for models and rows alike."""
+    # additionalInfo, with the refget GA4GH identifier of the bases (`ga4ghDigest`).
+    info = dict(values["additional_info"] or {})
+    if values["ga4gh_digest"]:
+        info["ga4ghDigest"] = values["ga4gh_digest"]
+    accession = values["accession"]
     return {
-        "additionalInfo": _reference_info(reference),
-        "commonCropName": reference_set.common_crop_name,
-        "externalReferences": _externals(reference),
-        "isDerived": reference.is_derived,
-        "length": reference.length,
-        "md5checksum": reference.md5checksum or None,
-        "referenceDbId": reference.id,
-        "referenceName": reference.name,
-        "referenceSetDbId": reference.reference_set_id,
-        "referenceSetName": reference_set.name,
-        "sourceAccessions": [reference.accession] if reference.accession else [],
-        "sourceDivergence": reference.source_divergence,
+        "additionalInfo": info,
+        "commonCropName": values["set_common_crop_name"],
+        "externalReferences": externals,
+        "isDerived": values["is_derived"],
+        "length": values["length"],
+        "md5checksum": values["md5checksum"] or None,
+        "referenceDbId": values["id"],
+        "referenceName": values["name"],
+        "referenceSetDbId": values["reference_set_id"],
+        "referenceSetName": values["set_name"],
+        "sourceAccessions": [accession] if accession else [],
+        "sourceDivergence": values["source_divergence"],
         "sourceGermplasm": [],
-        "sourceURI": reference.source_uri,
-        "species": _species(reference.species_term, reference.species_term_uri),
+        "sourceURI": values["source_uri"],
+        "species": _species(values["species_term"], values["species_term_uri"]),
     }

@@ -17,15 +17,15 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication, get_authorization_header
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from brapi import selectors, services
 from brapi.api import queries
-from brapi.api.serializers import envelope, pagination, reference_document, referenceset_document
+from brapi.api.serializers import envelope, pagination
 from brapi.models import Search
 from virtool_site.api.authentication import ApiKeyAuthentication
+from virtool_site.api.renderers import OrjsonRenderer
 from virtool_site.errors import ApplicationError, BadRequest, NotFound
 
 AUTH_MESSAGE = "Missing or expired authorization token"
@@ -109,7 +109,7 @@ def brapi_exception_handler(exc, context):
 class BrapiView(APIView):
     authentication_classes = [BrapiBearerAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [OrjsonRenderer]
     parser_classes = []
     content_negotiation_class = JsonOnly
 
@@ -123,15 +123,13 @@ class BrapiView(APIView):
             raise NotFound("Not found")
 
 
-def _list_response(queryset, paging: queries.Paging, document, *, code=status.HTTP_200_OK) -> Response:
-    total = queryset.count()
+def _list_response(listing, paging: queries.Paging, *, total: int | None = None, code=status.HTTP_200_OK) -> Response:
+    """A page of `listing` (brapi.selectors.Listing)."""
+    total = listing.count() if total is None else total
     offset = paging.page * paging.page_size
-    items = list(queryset[offset : offset + paging.page_size]) if offset < total else []
+    data = [] if offset >= total else listing.page(offset, paging.page_size)
     return Response(
-        envelope(
-            {"data": [document(item) for item in items]},
-            page_info=pagination(page=paging.page, page_size=paging.page_size, total_count=total),
-        ),
+        envelope({"data": data}, page_info=pagination(page=paging.page, page_size=paging.page_size, total_count=total)),
         status=code,
     )
 
@@ -179,8 +177,7 @@ class ServerInfoView(BrapiView):
 class CommonCropNamesView(BrapiView):
     def get(self, request):
         paging = queries.paging_from_query(request.query_params)
-        names = selectors.commoncropnames_visible(request.user)
-        return _list_response(names, paging, lambda name: name)
+        return _list_response(selectors.commoncropnames_listing(request.user), paging)
 
 
 # Reference sets ----------------------------------------------------------------------------
@@ -190,14 +187,12 @@ class ReferenceSetListView(BrapiView):
     def get(self, request):
         criteria = queries.criteria_from_query(request.query_params, "referencesets")
         paging = queries.paging_from_query(request.query_params)
-        queryset = selectors.referencesets_search(user=request.user, criteria=criteria)
-        return _list_response(queryset, paging, referenceset_document)
+        return _list_response(selectors.referencesets_listing(user=request.user, criteria=criteria), paging)
 
 
 class ReferenceSetDetailView(BrapiView):
     def get(self, request, reference_set_id: str):
-        reference_set = selectors.referenceset_get_visible(user=request.user, reference_set_id=reference_set_id)
-        return Response(envelope(referenceset_document(reference_set)))
+        return Response(envelope(selectors.referenceset_document_read(user=request.user, reference_set_id=reference_set_id)))
 
 
 # References --------------------------------------------------------------------------------
@@ -207,14 +202,12 @@ class ReferenceListView(BrapiView):
     def get(self, request):
         criteria = queries.criteria_from_query(request.query_params, "references")
         paging = queries.paging_from_query(request.query_params)
-        queryset = selectors.references_search(user=request.user, criteria=criteria)
-        return _list_response(queryset, paging, reference_document)
+        return _list_response(selectors.references_listing(user=request.user, criteria=criteria), paging)
 
 
 class ReferenceDetailView(BrapiView):
     def get(self, request, reference_id: str):
-        reference = selectors.reference_get_visible(user=request.user, reference_id=reference_id)
-        return Response(envelope(reference_document(reference)))
+        return Response(envelope(selectors.reference_document_read(user=request.user, reference_id=reference_id)))
 
 
 class ReferenceBasesView(BrapiView):
@@ -229,9 +222,10 @@ class ReferenceBasesView(BrapiView):
             raise BadRequest("Invalid query parameter end: must be 0 or more")
         if start is not None and end is not None and start > end:
             raise BadRequest("Invalid query parameters: start must not be greater than end")
-        reference = selectors.reference_get_visible(user=request.user, reference_id=reference_id, detail=False)
         page_size = max(1, int(settings.BRAPI_BASES_PAGE_SIZE))
-        page = selectors.bases_page(reference=reference, start=start, end=end, page_token=token, page_size=page_size)
+        page = selectors.bases_page(
+            user=request.user, reference_id=reference_id, start=start, end=end, page_token=token, page_size=page_size
+        )
         span = page.end - page.start
         page_info = pagination(page=(page.offset - page.start) // page_size, page_size=page_size, total_count=span)
         result = {"nextPageToken": page.next_page_token, "offset": page.offset, "sequence": page.sequence}
@@ -241,8 +235,8 @@ class ReferenceBasesView(BrapiView):
 # Searches ----------------------------------------------------------------------------------
 
 _SEARCHES = {
-    Search.Kind.REFERENCES: (selectors.references_search, reference_document),
-    Search.Kind.REFERENCESETS: (selectors.referencesets_search, referenceset_document),
+    Search.Kind.REFERENCES: selectors.references_listing,
+    Search.Kind.REFERENCESETS: selectors.referencesets_listing,
 }
 
 
@@ -262,11 +256,10 @@ class SearchView(BrapiView):
         body = queries.body_parse(raw)
         criteria, page, page_size = queries.criteria_from_body(body, self.kind)
         paging = queries.paging_resolve(page, page_size, where="field of the JSON Request Object:")
-        search, document = _SEARCHES[self.kind]
-        queryset = search(user=request.user, criteria=criteria)
-        total = queryset.count()
+        listing = _SEARCHES[self.kind](user=request.user, criteria=criteria)
+        total = listing.count()
         if total <= paging.page_size:
-            return _list_response(queryset, paging, document)
+            return _list_response(listing, paging, total=total)
         saved = services.search_create(user=request.user, kind=self.kind, criteria=criteria, page_size=paging.page_size)
         page_info = pagination(page=paging.page, page_size=paging.page_size, total_count=total)
         return Response(
@@ -284,8 +277,7 @@ class SearchResultsView(BrapiView):
         saved = selectors.search_get_visible(user=request.user, search_id=search_id, kind=self.kind)
         if request.query_params.get("pageSize") in (None, ""):
             paging = queries.Paging(page=paging.page, page_size=min(saved.page_size, settings.BRAPI_PAGE_SIZE_MAX))
-        search, document = _SEARCHES[self.kind]
-        return _list_response(search(user=request.user, criteria=saved.criteria), paging, document)
+        return _list_response(_SEARCHES[self.kind](user=request.user, criteria=saved.criteria), paging)
 
 
 class ReferenceSearchView(SearchView):

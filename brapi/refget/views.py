@@ -14,9 +14,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -55,6 +53,7 @@ from brapi.refget.serializers import (
 from brapi.storage import bases_read
 from virtool_site.api.authentication import ApiKeyAuthentication
 from virtool_site.api.pagination import query_validate
+from virtool_site.api.parsers import JSONParser
 from virtool_site.api.serializers import ErrorSerializer
 from virtool_site.errors import InvalidInput, NotFound
 
@@ -86,14 +85,8 @@ class RefgetJSONRenderer(JSONRenderer):
     ensure_ascii = True
 
 
-class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser; JSON nested deeper than Python's decoder goes is malformed (400)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON nested too deeply") from None
+#: The API's JSON reader: bounded in size and depth, so no body is a RecursionError (500).
+BoundedJSONParser = JSONParser
 
 
 class RefgetView(APIView):

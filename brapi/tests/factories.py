@@ -1,64 +1,21 @@
 """Test data for BrAPI: Virtool references, OTUs, isolates, sequences and ready indexes.
 
-Rows are written directly so these tests do not depend on the refs and indexes services.
+Rows are written directly so these tests do not depend on the refs and indexes services; the
+row factories are refs' indexable family.
 """
 
 from __future__ import annotations
 
-import os
-
-import factory
-
 from indexes.models import Index
+from indexes.tests.factories import IndexFactory
 from refs.models import OTU, Reference
-from refs.tests import factories as refs_factories
-from virtool_site.ids import random_id
+from refs.tests.factories import DefaultIsolateFactory as IsolateFactory
+from refs.tests.factories import GenomeSequenceFactory as SequenceFactory
+from refs.tests.factories import PlantReferenceFactory as ReferenceFactory
+from refs.tests.factories import VerifiedOTUFactory as OTUFactory
+from refs.tests.factories import random_bases
 
-_BASES = b"ACGT"
-_TABLE = bytes(_BASES[i & 3] for i in range(256))
-
-
-def random_bases(length: int) -> str:
-    return os.urandom(length).translate(_TABLE).decode("ascii")
-
-
-class ReferenceFactory(refs_factories.ReferenceFactory):
-    name = factory.Sequence(lambda n: f"Plant viruses {n}")
-
-
-class OTUFactory(refs_factories.OTUFactory):
-    reference = factory.SubFactory(ReferenceFactory)
-    name = factory.Sequence(lambda n: f"Test virus {n}")
-    abbreviation = factory.Sequence(lambda n: f"TV{n}")
-    verified = True
-
-
-class IsolateFactory(refs_factories.IsolateFactory):
-    otu = factory.SubFactory(OTUFactory)
-    isolate_id = factory.LazyFunction(random_id)
-    position = 0
-    source_name = factory.Sequence(lambda n: f"A{n}")
-    default = True
-
-
-class SequenceFactory(refs_factories.SequenceFactory):
-    isolate = factory.SubFactory(IsolateFactory)
-    position = 0
-    accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
-    definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")
-    host = "Plant"
-    segment = None
-    sequence = factory.LazyFunction(lambda: random_bases(300))
-
-
-class IndexFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Index
-
-    reference = factory.SubFactory(ReferenceFactory)
-    version = factory.Sequence(lambda n: n)
-    ready = True
-    manifest = factory.LazyFunction(dict)
+__all__ = ["IndexFactory", "IsolateFactory", "OTUFactory", "ReferenceFactory", "SequenceFactory", "random_bases"]
 
 
 def otu_with_sequences(reference: Reference, sequences: list[str], *, name: str | None = None, other_isolate: bool = True):

@@ -192,3 +192,9 @@ def test_a_header_line_of_hundreds_of_megabytes_is_refused_after_its_first_megab
     assert stream.served <= 2 * storage.FASTA_READ_SIZE + 1024**2
     assert peak < 16 * 1024**2
     assert not ReferenceSet.objects.exists()
+
+
+def test_a_header_line_past_the_bound_is_refused_even_when_it_ends_in_the_same_block():
+    header = b">" + b"n" * 2000 + b"\nACGT\n"
+    with pytest.raises(storage.InvalidFasta, match="header line too long"):
+        list(storage.fasta_chunk_rows(io.BytesIO(header), chunk_size=100, records=[], max_header_bytes=1000))

@@ -221,7 +221,8 @@ def test_page_size_is_capped(bearer_client, published, settings):
 
 def test_huge_numbers_are_not_server_errors(bearer_client, published):
     big = "9" * 30
-    assert bearer_client.get(f"/brapi/v2/references?page={big}").status_code == 200
+    response = bearer_client.get(f"/brapi/v2/references?page={big}")  # past PAGE_MAX: a bad parameter
+    assert (response.status_code, response.json()) == (400, "Invalid query parameter page: must be 1000000 or less")
     assert bearer_client.get(f"/brapi/v2/references?minLength={big}").json()["result"]["data"] == []
     assert bearer_client.get(f"/brapi/v2/references?maxLength=-{big}").json()["result"]["data"] == []
 

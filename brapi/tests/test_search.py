@@ -200,3 +200,13 @@ def test_search_body_too_large_is_413(bearer_client, published, settings):
     response = bearer_client.post("/brapi/v2/search/references", {"accessions": ["A" * 2000]}, format="json")
     assert response.status_code == 413
     assert isinstance(response.json(), str)
+
+
+@pytest.mark.django_db
+def test_a_search_whose_external_ids_can_match_nothing_finds_nothing(anonymous_client):
+    """NUL can't be stored, so such an external id matches nothing (and is never a 500)."""
+    response = anonymous_client.post(
+        "/brapi/v2/search/references", {"externalReferenceIds": ["\x00x"], "minLength": 1}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["result"]["data"] == []

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from indexes.models import IndexFile
 from indexes.services import RUNNER_CELERY, RUNNERS
 from virtool_site.api.fields import IdRefField, UserRefField
+from virtool_site.api.inputs import RequestSerializer
 
 
 def download_url(index_id: str, name: str) -> str:
@@ -103,14 +104,24 @@ class IndexCreatedSerializer(IndexDetailSerializer):
     job = IndexJobSerializer()
 
 
-class IndexCreateSerializer(serializers.Serializer):
-    runner = serializers.ChoiceField(
+def _runner_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
         choices=list(RUNNERS),
         default=RUNNER_CELERY,
         help_text="`celery` (default): a worker builds the index. `external`: no task is queued; "
         "the response's job carries the key an external runner uses with the Job API to upload "
         "the files (POST /api/indexes/{id}/files) and finalize (PATCH /api/indexes/{id}).",
     )
+
+
+class IndexCreateSerializer(RequestSerializer):
+    runner = _runner_field()
+
+
+class IndexCreateQuerySerializer(serializers.Serializer):
+    """`?runner=` (the body's field, given in the query string instead)."""
+
+    runner = _runner_field()
 
 
 class QueryBooleanField(serializers.BooleanField):

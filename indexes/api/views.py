@@ -1,5 +1,7 @@
-from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+"""Index lists, detail, history, builds and the Job API (file uploads, finalize). Reads come
+from indexes.selectors as plain dicts; writes are indexes.services'."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -7,16 +9,19 @@ from rest_framework.views import APIView
 from history.api.serializers import ChangeSerializer
 from indexes import selectors, services
 from indexes.api import serializers as s
-from indexes.models import Index, IndexFile
+from indexes.models import IndexFile
 from refs.api.cache import revision_key
-from refs.permissions import reference_get_visible, references_visible
+from history.selectors import index_history_page
+from refs.selectors import reference_visible_id
+from virtool_site.models import Job
 from virtool_site.api.cache import cached_get
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import PageQuerySerializer, query_validate
 from virtool_site.api.permissions import IsJob
-from virtool_site.api.schema import errors, responses
+from virtool_site.api.schema import errors, responses, stored_download
 from virtool_site.api.views import PagedListView
 from virtool_site.errors import BadRequest, NotFound
+from virtool_site.storage import stored_response
 
 TAGS = ["indexes"]
 
@@ -50,19 +55,14 @@ IndexChangePageSerializer = _page_serializer("IndexChangePage", ChangeSerializer
 PAGE_PARAMETERS = [PageQuerySerializer]
 
 
-def _detail(index: Index) -> Index:
-    """The detail document of an index just written (created or finalized): read afresh."""
-    index = Index.objects.select_related("reference", "user", "job").get(id=index.id)
-    return selectors.index_detail(index)
+# Read answers are plain dicts from indexes.selectors, spelled as the serializers named in
+# @extend_schema (which document them) would spell them; test_read_bodies pins the bytes.
 
 
 class IndexesView(PagedListView):
     """Indexes of the references the user may see, newest first, with the unbuilt figures."""
 
     serializer_class = s.IndexListSerializer
-
-    def get_total_count(self):
-        return selectors.indexes_visible(self.request.user).count()
 
     @extend_schema(
         parameters=[
@@ -75,14 +75,7 @@ class IndexesView(PagedListView):
     )
     def get(self, request):
         params = query_validate(s.IndexListQuerySerializer, request)
-        queryset = selectors.indexes_visible(request.user)
-        if params.get("ready") is not None:
-            queryset = queryset.filter(ready=params["ready"])
-        response = self.list_response(selectors.index_list_queryset(queryset))
-        response.data.update(
-            selectors.unbuilt_stats(reference_ids=references_visible(request.user).values("id"))
-        )
-        return response
+        return Response(selectors.indexes_page(request=request, ready=params.get("ready")))
 
 
 class ReferenceIndexesView(PagedListView):
@@ -97,10 +90,8 @@ class ReferenceIndexesView(PagedListView):
         tags=TAGS,
     )
     def get(self, request, ref_id):
-        reference = reference_get_visible(user=request.user, reference_id=ref_id)
-        response = self.list_response(selectors.index_list_queryset(Index.objects.filter(reference=reference)))
-        response.data.update(selectors.unbuilt_stats(reference_ids=[reference.id]))
-        return response
+        reference_visible_id(user=request.user, reference_id=ref_id)
+        return Response(selectors.indexes_page(request=request, reference_id=ref_id))
 
     @extend_schema(
         operation_id="refs_indexes_create",
@@ -118,17 +109,20 @@ class ReferenceIndexesView(PagedListView):
     )
     def post(self, request, ref_id):
         if "runner" in request.query_params:
-            runner = query_validate(s.IndexCreateSerializer, request)["runner"]
+            runner = query_validate(s.IndexCreateQuerySerializer, request)["runner"]
         else:
-            body = s.IndexCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
+            body = s.IndexCreateSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             runner = body.validated_data["runner"]
         index, key = services.index_create(user=request.user, reference_id=ref_id, runner=runner)
-        index = _detail(index)
-        if index.job is not None:
-            index.job.key = key
+        document = selectors.index_document(index_id=index.id)
+        if document["job"] is not None:
+            # Read afresh: run in-process, the build may have moved its job on already.
+            job = Job.objects.get(id=document["job"]["id"])
+            job.key = key
+            document["job"] = s.IndexJobSerializer(job).data
         return Response(
-            s.IndexCreatedSerializer(index).data,
+            document,
             status=status.HTTP_201_CREATED,
             headers={"Location": f"/api/indexes/{index.id}"},
         )
@@ -154,8 +148,7 @@ class IndexView(APIView):
     @extend_schema(responses=responses({200: s.IndexDetailSerializer}, 403, 404), tags=TAGS)
     @cached_get(index_answer_key)
     def get(self, request, index_id):
-        index = selectors.index_for_request(user=request.user, index_id=index_id, detail=True)
-        return Response(s.IndexDetailSerializer(selectors.index_detail(index)).data)
+        return Response(selectors.index_document(user=request.user, index_id=index_id))
 
     @extend_schema(
         summary="Finalize an index (Job API)",
@@ -167,7 +160,7 @@ class IndexView(APIView):
     )
     def patch(self, request, index_id):
         index = services.index_finalize(index_id=index_id, user=request.user)
-        return Response(s.IndexDetailSerializer(_detail(index)).data)
+        return Response(selectors.index_document(index_id=index.id))
 
 
 class IndexFilesView(BoundedUploadMixin, APIView):
@@ -193,7 +186,7 @@ class IndexFilesView(BoundedUploadMixin, APIView):
                 "required": ["file"],
             }
         },
-        responses=responses({201: s.IndexFileUploadedSerializer}, 400, 403, 404, 409, 413, 422),
+        responses=responses({201: s.IndexFileUploadedSerializer}, 400, 403, 404, 409, 413, 422, 503),
         tags=TAGS,
     )
     def post(self, request, index_id):
@@ -216,28 +209,22 @@ class IndexFilesView(BoundedUploadMixin, APIView):
 
 
 class IndexFileView(APIView):
-    """Download an index file, streamed from disk."""
+    """Download an index file, streamed from storage (or redirected to it, see
+    virtool_site.storage.stored_response)."""
 
     allow_jobs = True
 
-    @extend_schema(
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(bytes, description="The file"),
-            **errors(403, 404),
-        },
-        tags=TAGS,
-    )
+    @extend_schema(responses={**stored_download(), **errors(403, 404, 503)}, tags=TAGS)
     def get(self, request, index_id, name):
         index = selectors.index_for_request(user=request.user, index_id=index_id)
         index_file = IndexFile.objects.filter(index=index, name=name).first()
         if index_file is None:
             raise NotFound()
-        path = selectors.index_file_path(index, index_file.name)
-        if not path.is_file():
-            raise NotFound("Index file not found at expected location")
-        response = FileResponse(open(path, "rb"), as_attachment=True, filename=index_file.name)
-        response["Content-Type"] = "application/octet-stream"
-        return response
+        return stored_response(
+            selectors.index_file_key(index, index_file.name),
+            filename=index_file.name,
+            not_found="Index file not found at expected location",
+        )
 
 
 class IndexHistoryView(PagedListView):
@@ -252,5 +239,5 @@ class IndexHistoryView(PagedListView):
         tags=TAGS,
     )
     def get(self, request, index_id):
-        index = selectors.index_for_request(user=request.user, index_id=index_id)
-        return self.list_response(selectors.index_changes(index))
+        selectors.index_visible_check(user=request.user, index_id=index_id)
+        return Response(index_history_page(request=request, index_id=index_id))

@@ -1,10 +1,9 @@
 """Test data for index builds: references, OTUs with isolates and sequences, and their history.
 
 These write model rows directly (and Change rows through `history.services.change_build`), so
-the index tests do not depend on the refs services being written alongside them.
+the index tests do not depend on the refs services being written alongside them. The row
+factories are refs' indexable family.
 """
-
-import random
 
 import factory
 
@@ -12,36 +11,12 @@ from history.services import change_build
 from indexes.models import Index
 from refs.documents import otu_document_load
 from refs.models import OTU, Reference, Sequence
-from refs.tests import factories as refs_factories
-from refs.tests.factories import ReferenceFactory
-from virtool_site.ids import random_id
+from refs.tests.factories import DefaultIsolateFactory as IsolateFactory
+from refs.tests.factories import GenomeSequenceFactory as SequenceFactory
+from refs.tests.factories import ReferenceFactory, random_bases
+from refs.tests.factories import VerifiedOTUFactory as OTUFactory
 
-
-def random_bases(length: int, *, seed: int | None = None) -> str:
-    rng = random.Random(seed)
-    return "".join(rng.choice("ACGT") for _ in range(length))
-
-
-class OTUFactory(refs_factories.OTUFactory):
-    name = factory.Sequence(lambda n: f"Test virus {n}")
-    abbreviation = factory.Sequence(lambda n: f"TV{n}")
-    verified = True
-
-
-class IsolateFactory(refs_factories.IsolateFactory):
-    otu = factory.SubFactory(OTUFactory)
-    isolate_id = factory.LazyFunction(random_id)
-    position = 0
-    source_name = factory.Sequence(lambda n: f"A{n}")
-    default = True
-
-
-class SequenceFactory(refs_factories.SequenceFactory):
-    isolate = factory.SubFactory(IsolateFactory)
-    position = 0
-    definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")
-    host = "Plant"
-    sequence = factory.LazyFunction(lambda: random_bases(300))
+__all__ = ["IsolateFactory", "OTUFactory", "ReferenceFactory", "SequenceFactory", "random_bases"]
 
 
 def otu_create(

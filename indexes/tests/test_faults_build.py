@@ -1,7 +1,7 @@
 """Fault: a Celery worker SIGKILLed while bowtie2-build runs on the real 2,084-OTU reference.
 
 Nothing of the build is visible while it is unfinished (no files recorded, the index not
-ready, no OTU marked indexed); a worker brought back on the same queue gets the unacknowledged
+ready, no OTU marked indexed), and its bowtie2-build dies with it; a worker brought back on the same queue gets the unacknowledged
 task again, builds from scratch and finalizes. The job says so: complete, no error, and the
 built index aligns reads.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from history.models import Change
 from indexes.models import Index, IndexFile
-from indexes.selectors import index_directory
+from indexes.selectors import index_build_scratch, index_directory
 from indexes.tests.real_data import reference_file_load
 from refs.models import OTU, Sequence
 from virtool_site.models import Job
@@ -65,10 +65,12 @@ def test_a_worker_killed_during_bowtie2_build_leaves_no_partial_index_and_redeli
     index_id, job_id = response.json()["id"], response.json()["job"]["id"]
     index = Index.objects.get(id=index_id)
     directory = index_directory(index)
+    # bowtie2-build writes into the worker's scratch; the finished files are stored afterwards.
+    scratch = index_build_scratch(index)
 
     # The FASTA is written (progress 0.1) and bowtie2-build is running on it.
     wait_for(lambda: Job.objects.get(id=job_id).progress >= 0.1, timeout=60, interval=0.05, message="bowtie2-build")
-    wait_for(lambda: builders_of(directory), timeout=10, interval=0.05, message="the bowtie2-build process")
+    wait_for(lambda: builders_of(scratch), timeout=10, interval=0.05, message="the bowtie2-build process")
     first.kill()
 
     job = Job.objects.get(id=job_id)
@@ -77,9 +79,9 @@ def test_a_worker_killed_during_bowtie2_build_leaves_no_partial_index_and_redeli
     assert not index.ready
     assert not IndexFile.objects.filter(index=index).exists()
     assert not OTU.objects.filter(reference=reference, last_indexed_version__isnull=False).exists()
-    # The dead worker's bowtie2-build outlives it and is still writing into the directory;
-    # the redelivered build stops it before starting over.
-    assert builders_of(directory), "the orphaned bowtie2-build should still be running"
+    # The dead worker's bowtie2-build dies with it (indexes.services.bowtie2_tied_to_worker),
+    # before any other worker is there to stop it on redelivery.
+    wait_for(lambda: not builders_of(scratch), timeout=10, interval=0.05, message="the orphaned bowtie2-build to stop")
 
     second = celery_worker_factory(REDELIVER_AT_ONCE, queue=first.queue)
 
@@ -88,7 +90,7 @@ def test_a_worker_killed_during_bowtie2_build_leaves_no_partial_index_and_redeli
         return job if job.finished else None
 
     job = wait_for(finished, timeout=120, interval=0.2, message="the redelivered build", log=second.log)
-    assert not builders_of(directory), second.log()[-5000:]
+    assert not builders_of(scratch), second.log()[-5000:]
     assert job.state == Job.State.COMPLETE and job.error is None and job.progress == 1.0
     index.refresh_from_db()
     assert index.ready

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from refs.services import sequence_clean
 from virtool_site.api.fields import PatternField, UserRefField
+from virtool_site.api.inputs import RequestSerializer
 
 # Shared pieces -----------------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ class ReferenceSerializer(ReferenceListSerializer):
 REMOTE_SLUG_PATTERN = r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 
 
-class ReferenceCreateSerializer(serializers.Serializer):
+class ReferenceCreateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     data_type = serializers.ChoiceField(choices=["genome", "barcode"], default="genome")
@@ -124,7 +125,7 @@ class ReferenceCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class ReferenceUpdateSerializer(serializers.Serializer):
+class ReferenceUpdateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     organism = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -138,7 +139,7 @@ class ReferenceUpdateSerializer(serializers.Serializer):
     public = serializers.BooleanField(required=False)
 
 
-class RightsInputSerializer(serializers.Serializer):
+class RightsInputSerializer(RequestSerializer):
     build = serializers.BooleanField(required=False)
     modify = serializers.BooleanField(required=False)
     modify_otu = serializers.BooleanField(required=False)
@@ -167,7 +168,7 @@ class ReferenceGroupAddSerializer(RightsInputSerializer):
 MOLECULES = ["ssDNA", "dsDNA", "ssRNA", "ssRNA+", "ssRNA-", "dsRNA"]
 
 
-class SchemaSegmentSerializer(serializers.Serializer):
+class SchemaSegmentSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255)
     molecule = serializers.ChoiceField(choices=MOLECULES, allow_null=True, allow_blank=True, required=False, default=None)
     required = serializers.BooleanField(default=True)
@@ -180,7 +181,7 @@ def _schema_validate(schema: list) -> list:
     return [dict(segment) for segment in schema]
 
 
-class OTUCreateSerializer(serializers.Serializer):
+class OTUCreateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255)
     abbreviation = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     schema = SchemaSegmentSerializer(many=True, required=False, default=list)
@@ -189,7 +190,7 @@ class OTUCreateSerializer(serializers.Serializer):
         return _schema_validate(value)
 
 
-class OTUUpdateSerializer(serializers.Serializer):
+class OTUUpdateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255, required=False)
     abbreviation = serializers.CharField(max_length=255, required=False, allow_blank=True)
     schema = SchemaSegmentSerializer(many=True, required=False)
@@ -270,13 +271,13 @@ class OTUSerializer(serializers.Serializer):
     most_recent_change = MostRecentChangeSerializer(allow_null=True)
 
 
-class IsolateCreateSerializer(serializers.Serializer):
+class IsolateCreateSerializer(RequestSerializer):
     source_type = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     source_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     default = serializers.BooleanField(default=False)
 
 
-class IsolateUpdateSerializer(serializers.Serializer):
+class IsolateUpdateSerializer(RequestSerializer):
     source_type = serializers.CharField(max_length=64, required=False, allow_blank=True)
     source_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
@@ -308,7 +309,7 @@ def _sequence_validate(value: str) -> str:
         raise serializers.ValidationError(str(error)) from None
 
 
-class SequenceCreateSerializer(serializers.Serializer):
+class SequenceCreateSerializer(RequestSerializer):
     accession = serializers.CharField(max_length=255)
     definition = serializers.CharField(allow_blank=True)
     host = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -319,7 +320,7 @@ class SequenceCreateSerializer(serializers.Serializer):
         return _sequence_validate(value)
 
 
-class SequenceUpdateSerializer(serializers.Serializer):
+class SequenceUpdateSerializer(RequestSerializer):
     accession = serializers.CharField(max_length=255, required=False)
     definition = serializers.CharField(required=False, allow_blank=True)
     host = serializers.CharField(max_length=255, required=False, allow_blank=True)

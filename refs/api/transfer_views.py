@@ -1,7 +1,8 @@
-"""Export, remote release check and remote update of references. Thin: refs.transfer works.
+"""Export, remote release check and remote update of references. Thin: the export is
+refs.processes.export, the release check and update are refs.services.
 
 POST/DELETE /api/refs (import, clone, remote install, deletion) are in refs.api.views and
-call refs.transfer too.
+call refs.services too.
 """
 
 import json
@@ -13,8 +14,9 @@ from rest_framework import renderers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from refs import transfer
+from refs import selectors, services
 from refs.permissions import reference_get_visible, reference_rights_check
+from refs.processes import export
 
 from virtool_site.api.pagination import query_validate
 from virtool_site.api.schema import errors, responses
@@ -22,7 +24,7 @@ from virtool_site.api.schema import errors, responses
 
 class ExportQuerySerializer(serializers.Serializer):
     scope = serializers.ChoiceField(
-        choices=transfer.EXPORT_SCOPES,
+        choices=export.EXPORT_SCOPES,
         default="built",
         help_text="`built`: every OTU as in its last index build (never-built OTUs left out); "
         "`unbuilt`: every OTU as it is now.",
@@ -95,7 +97,7 @@ class ReferenceExportView(APIView):
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
         query = query_validate(ExportQuerySerializer, request)
         response = StreamingHttpResponse(
-            transfer.reference_export_stream(reference=reference, scope=query["scope"]),
+            export.reference_export_stream(reference=reference, scope=query["scope"]),
             content_type="application/gzip",
         )
         response["Content-Disposition"] = 'attachment; filename="reference.json.gz"'
@@ -107,7 +109,7 @@ class ReferenceReleaseView(APIView):
     def get(self, request, ref_id):
         """Check GitHub for the latest release of a remote reference (`newer`: not installed)."""
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
-        release = transfer.reference_release_check(reference=reference)
+        release = services.reference_release_check(reference=reference)
         return Response(release)
 
 
@@ -115,15 +117,14 @@ class ReferenceUpdatesView(APIView):
     @extend_schema(responses=responses({200: UpdateSerializer(many=True)}, 404), tags=["refs"])
     def get(self, request, ref_id):
         """The releases installed, or being installed, in a remote reference."""
-        reference = reference_get_visible(user=request.user, reference_id=ref_id)
-        return Response(list(reference.updates or []))
+        return Response(selectors.reference_updates(user=request.user, reference_id=ref_id))
 
     @extend_schema(request=None, responses=responses({201: UpdateSerializer}, 400, 403, 404, 409), tags=["refs"])
     def post(self, request, ref_id):
         """Install the newer release found by GET .../release (the `modify` right)."""
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
         reference_rights_check(user=request.user, reference=reference, right="modify")
-        update, process = transfer.reference_update_remote(user=request.user, reference=reference)
+        update, process = services.reference_update_remote(user=request.user, reference=reference)
         return Response(
             {**update, "process": {"id": process.id}},
             status=status.HTTP_201_CREATED,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("refs/<segment:ref_id>/groups/<segment:group_id>", views.ReferenceGroupView.as_view(), name="ref-group"),
     path("refs/<segment:ref_id>/otus", views.ReferenceOTUsView.as_view(), name="ref-otus"),
     path("otus/<segment:otu_id>", views.OTUView.as_view(), name="otu"),
+    path("otus/<segment:otu_id>/<int:version>", views.OTUVersionView.as_view(), name="otu-version"),
     path("otus/<segment:otu_id>/isolates", views.IsolatesView.as_view(), name="isolates"),
     path("otus/<segment:otu_id>/isolates/<segment:isolate_id>", views.IsolateView.as_view(), name="isolate"),
     path(

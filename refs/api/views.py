@@ -1,7 +1,7 @@
 """References, their rights, OTUs, isolates and sequences. Thin: services and selectors do
 the work; views check visibility (404) and rights (403) before reading the body (422)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,16 +9,15 @@ from rest_framework.views import APIView
 from refs import selectors, services
 from refs.api import serializers as s
 from refs.api.cache import otu_answer_key, reference_answer_key, references_answer_key
-from refs.filtersets import OTUFilter, ReferenceFilter
 from refs.models import OTU
-from refs.permissions import reference_get_visible, reference_rights_check, references_visible
+from refs.otu_versions import otu_reference_visible_check, otu_version_answer
+from refs.permissions import job_manifest_version, reference_get_visible, reference_rights_check, references_visible
 from virtool_site.api.cache import cached_get
-from virtool_site.api.filtersets import filterset_apply
-from virtool_site.api.permissions import RequiresPermission
+from virtool_site.api.permissions import RequiresPermission, is_job
 from virtool_site.api.schema import responses
-from virtool_site.api.serializers import ProcessSerializer
+from virtool_site.api.serializers import ErrorSerializer, ProcessSerializer
 from virtool_site.api.views import PagedListView
-from virtool_site.errors import NotFound
+from virtool_site.errors import InsufficientRights, NotFound
 
 
 def _validated(serializer_class, request, **kwargs) -> dict:
@@ -39,17 +38,40 @@ def _otu_modify_check(request, otu_id: str) -> None:
     reference_rights_check(user=request.user, reference=reference_id, right="modify_otu")
 
 
+# Read answers are plain dicts from the selectors, spelled as the response serializers named
+# in @extend_schema (which document them) would spell them; test_read_bodies pins the bytes.
+
+
 def _reference_response(request, reference_id: str, *, code=status.HTTP_200_OK, headers=None) -> Response:
-    reference = selectors.reference_detail(user=request.user, reference_id=reference_id)
-    return Response(s.ReferenceSerializer(reference).data, status=code, headers=headers)
+    return Response(selectors.reference_detail(user=request.user, reference_id=reference_id), status=code, headers=headers)
 
 
 def _otu_response(request, otu_id: str, *, code=status.HTTP_200_OK, headers=None) -> Response:
-    document = selectors.otu_detail(user=request.user, otu_id=otu_id)
-    return Response(s.OTUSerializer(document).data, status=code, headers=headers)
+    return Response(selectors.otu_detail(user=request.user, otu_id=otu_id), status=code, headers=headers)
 
 
 # References ---------------------------------------------------------------------------------
+
+#: What POST /api/refs refuses with 400 before creating anything, and what it answers 503 to.
+_CREATE_400 = OpenApiResponse(
+    ErrorSerializer,
+    description=(
+        'Nothing created: "Malformed request body" (a body that does not parse); `import_from`: '
+        f'"{services.UPLOAD_NOT_FOUND}" (no such upload, or its file is gone), '
+        f'"{services.UPLOAD_NOT_REFERENCE}" (an upload of another `type`), '
+        f'"{services.UPLOAD_NOT_GZIPPED}" (its first bytes are not gzip\'s); '
+        '`clone_from`: "Source reference does not exist"; `remote_from`: what GitHub said, e.g. '
+        '"Release repository does not exist on GitHub", "The latest release has no reference.json.gz asset". '
+        "A file that passes these checks but cannot be imported (truncated, not JSON, not a reference "
+        "file, invalid OTUs, too large) fails the import's process with the problems found (GET "
+        "/api/processes/{id}), and the reference created for it is removed: it then answers 404."
+    ),
+)
+_CREATE_503 = OpenApiResponse(
+    ErrorSerializer,
+    description='Nothing created: "Task queue unavailable", "Storage unavailable" (reading the upload) '
+    'or "Could not reach GitHub".',
+)
 
 
 class ReferencesView(PagedListView):
@@ -61,9 +83,6 @@ class ReferencesView(PagedListView):
             return [RequiresPermission("create_ref")()]
         return super().get_permissions()
 
-    def get_total_count(self):
-        return self._total
-
     @extend_schema(
         parameters=[OpenApiParameter("find", str, description="Part of the reference name")],
         responses=responses({200: s.ReferenceListSerializer(many=True)}, 422),
@@ -72,16 +91,11 @@ class ReferencesView(PagedListView):
     @cached_get(references_answer_key)
     def get(self, request):
         """References the user may see, newest first."""
-        references = selectors.references_list(user=request.user)
-        filtered = filterset_apply(ReferenceFilter, request, references)
-        self._total = references.count()
-        page = self.paginate_queryset(filtered)
-        selectors.references_attach(page)
-        return self.get_paginated_response(s.ReferenceListSerializer(page, many=True).data)
+        return Response(selectors.references_page(request=request))
 
     @extend_schema(
         request=s.ReferenceCreateSerializer,
-        responses=responses({201: s.ReferenceSerializer}, 400, 403, 422, 503),
+        responses={**responses({201: s.ReferenceSerializer}, 403, 422), 400: _CREATE_400, 503: _CREATE_503},
         tags=["refs"],
     )
     def post(self, request):
@@ -96,17 +110,11 @@ class ReferencesView(PagedListView):
             "public": data["public"],
         }
         if data.get("clone_from"):
-            from refs import transfer
-
-            reference = transfer.reference_create_clone(source_id=data["clone_from"], **common)
+            reference = services.reference_create_clone(source_id=data["clone_from"], **common)
         elif data.get("import_from"):
-            from refs import transfer
-
-            reference = transfer.reference_create_import(upload_id=data["import_from"], **common)
+            reference = services.reference_create_import(upload_id=data["import_from"], **common)
         elif data.get("remote_from"):
-            from refs import transfer
-
-            reference = transfer.reference_create_remote(slug=data["remote_from"], **common)
+            reference = services.reference_create_remote(slug=data["remote_from"], **common)
         else:
             reference = services.reference_create(**common)
         return _reference_response(
@@ -138,9 +146,7 @@ class ReferenceView(APIView):
         """Remove the reference at once; a process deletes its OTUs, history and indexes."""
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
         reference_rights_check(user=request.user, reference=reference, right="remove")
-        from refs import transfer
-
-        process = transfer.reference_delete(user=request.user, reference=reference)
+        process = services.reference_delete(user=request.user, reference=reference)
         return Response(
             ProcessSerializer(process).data,
             status=status.HTTP_202_ACCEPTED,
@@ -159,9 +165,7 @@ class _MembersView(APIView):
         return s.ReferenceUserSerializer if self.kind == "user" else s.ReferenceGroupSerializer
 
     def _list(self, request, ref_id):
-        reference = reference_get_visible(user=request.user, reference_id=ref_id)
-        entries = selectors.reference_members(reference=reference, kind=self.kind)
-        return Response(self.entry_serializer(entries, many=True).data)
+        return Response(selectors.reference_members(user=request.user, reference_id=ref_id, kind=self.kind))
 
     def _add(self, request, ref_id):
         reference = reference_get_visible(user=request.user, reference_id=ref_id)
@@ -272,9 +276,6 @@ class ReferenceOTUsView(PagedListView):
     serializer_class = s.OTUListItemSerializer
     search_parameters = ("term",)
 
-    def get_total_count(self):
-        return self._total
-
     @extend_schema(
         parameters=[
             OpenApiParameter("term", str, description="Part of the OTU name or abbreviation"),
@@ -286,12 +287,7 @@ class ReferenceOTUsView(PagedListView):
     @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         """The reference's OTUs by name."""
-        reference = reference_get_visible(user=request.user, reference_id=ref_id)
-        otus = selectors.otus_list(reference=reference)
-        filtered = filterset_apply(OTUFilter, request, otus)
-        self._total = otus.count()
-        page = selectors.otus_attach_issues(self.paginate_queryset(filtered))
-        return self.get_paginated_response(s.OTUListItemSerializer(page, many=True).data)
+        return Response(selectors.otus_page(request=request, reference_id=ref_id))
 
     @extend_schema(
         request=s.OTUCreateSerializer,
@@ -308,10 +304,20 @@ class ReferenceOTUsView(PagedListView):
 
 
 class OTUView(APIView):
-    @extend_schema(responses=responses({200: s.OTUSerializer}, 404), tags=["otus"])
+    @property
+    def allow_jobs(self) -> bool:
+        """An index build's runner may read the OTUs of its manifest; no job runner writes."""
+        return self.request.method in ("GET", "HEAD", "OPTIONS")
+
+    @extend_schema(responses=responses({200: s.OTUSerializer}, 403, 404), tags=["otus"])
     @cached_get(otu_answer_key)
     def get(self, request, otu_id):
-        """The joined OTU: isolates, sequences, verification issues."""
+        """The joined OTU: isolates, sequences, verification issues. An index build's runner
+        (job key) may read the OTUs of its index's manifest (403 for others): as they are now;
+        GET /api/otus/{otu_id}/{version} gives the manifest's version."""
+        if is_job(request):
+            job_manifest_version(job=request.user.job, otu_id=otu_id)
+            return Response(otu_version_answer(otu_id=otu_id))
         return _otu_response(request, otu_id)
 
     @extend_schema(
@@ -332,18 +338,37 @@ class OTUView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class OTUVersionView(APIView):
+    allow_jobs = True
+
+    @extend_schema(
+        operation_id="otus_version_retrieve", responses=responses({200: s.OTUSerializer}, 403, 404), tags=["otus"]
+    )
+    def get(self, request, otu_id, version):
+        """The joined OTU as it was at `version`, rebuilt from its history (a removed OTU's
+        too); `most_recent_change` is the change that made that version. An index build's
+        runner (job key) may read the OTUs of its index's manifest at their manifest versions
+        (403 for any other OTU or version)."""
+        if is_job(request):
+            if job_manifest_version(job=request.user.job, otu_id=otu_id) != version:
+                raise InsufficientRights()
+        else:
+            otu_reference_visible_check(user=request.user, otu_id=otu_id)
+        return Response(otu_version_answer(otu_id=otu_id, version=version))
+
+
 # Isolates -------------------------------------------------------------------------------------
 
 
 def _isolate_response(request, otu_id, isolate_id, *, code=status.HTTP_200_OK, headers=None) -> Response:
     document = selectors.isolate_detail(user=request.user, otu_id=otu_id, isolate_id=isolate_id)
-    return Response(s.IsolateSerializer(document).data, status=code, headers=headers)
+    return Response(document, status=code, headers=headers)
 
 
 class IsolatesView(APIView):
     @extend_schema(responses=responses({200: s.IsolateSerializer(many=True)}, 404), tags=["otus"])
     def get(self, request, otu_id):
-        return Response(s.IsolateSerializer(selectors.isolates_list(user=request.user, otu_id=otu_id), many=True).data)
+        return Response(selectors.isolates_list(user=request.user, otu_id=otu_id))
 
     @extend_schema(
         request=s.IsolateCreateSerializer,
@@ -401,14 +426,13 @@ def _sequence_response(request, otu_id, isolate_id, sequence_id, *, code=status.
     document = selectors.sequence_detail(
         user=request.user, otu_id=otu_id, isolate_id=isolate_id, sequence_id=sequence_id
     )
-    return Response(s.SequenceDetailSerializer(document).data, status=code, headers=headers)
+    return Response(document, status=code, headers=headers)
 
 
 class SequencesView(APIView):
     @extend_schema(responses=responses({200: s.SequenceDetailSerializer(many=True)}, 404), tags=["otus"])
     def get(self, request, otu_id, isolate_id):
-        documents = selectors.sequences_list(user=request.user, otu_id=otu_id, isolate_id=isolate_id)
-        return Response(s.SequenceDetailSerializer(documents, many=True).data)
+        return Response(selectors.sequences_list(user=request.user, otu_id=otu_id, isolate_id=isolate_id))
 
     @extend_schema(
         request=s.SequenceCreateSerializer,

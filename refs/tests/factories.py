@@ -1,12 +1,26 @@
 """Test data for references, OTUs, isolates and sequences.
 
 Factories write rows directly (no history); tests that need history use `refs.services`.
+The plain factories make minimal rows; the "indexable" family (`PlantReferenceFactory`,
+`VerifiedOTUFactory`, `DefaultIsolateFactory`, `GenomeSequenceFactory`) makes what an index
+build, a BrAPI publication or an analysis reads: verified OTUs whose default isolate holds
+random genomes. The indexes, BrAPI and analyses tests use them.
 """
+
+import random
 
 import factory
 
 from refs.models import OTU, Isolate, Reference, ReferenceGroup, ReferenceUser, Sequence
+from virtool_site.ids import random_id
 from virtool_site.tests.factories import UserFactory
+
+_ACGT = bytes(b"ACGT"[i % 4] for i in range(256))
+
+
+def random_bases(length: int, seed: int | None = None) -> str:
+    """Random nucleotides, quickly (megabases for the large tests); the same for one seed."""
+    return random.Random(seed).randbytes(length).translate(_ACGT).decode()
 
 
 class ReferenceFactory(factory.django.DjangoModelFactory):
@@ -77,3 +91,35 @@ class SequenceFactory(factory.django.DjangoModelFactory):
     definition = "Test sequence"
     host = "Banana"
     sequence = "ATGCATGCAAGT"
+
+
+# Indexable: what builds, publications and analyses read ----------------------------------
+
+
+class PlantReferenceFactory(ReferenceFactory):
+    name = factory.Sequence(lambda n: f"Plant viruses {n}")
+
+
+class VerifiedOTUFactory(OTUFactory):
+    reference = factory.SubFactory(PlantReferenceFactory)
+    name = factory.Sequence(lambda n: f"Test virus {n}")
+    abbreviation = factory.Sequence(lambda n: f"TV{n}")
+    verified = True
+
+
+class DefaultIsolateFactory(IsolateFactory):
+    otu = factory.SubFactory(VerifiedOTUFactory)
+    isolate_id = factory.LazyFunction(random_id)
+    position = 0
+    source_name = factory.Sequence(lambda n: f"A{n}")
+    default = True
+
+
+class GenomeSequenceFactory(SequenceFactory):
+    isolate = factory.SubFactory(DefaultIsolateFactory)
+    position = 0
+    accession = factory.Sequence(lambda n: f"NC_{n:06d}.1")
+    definition = factory.LazyAttribute(lambda o: f"{o.otu.name}, complete genome")
+    host = "Plant"
+    segment = None
+    sequence = factory.LazyFunction(lambda: random_bases(300))

@@ -123,7 +123,7 @@ def test_mutation_permission_matrix(
     )
     response = getattr(client, method)(template.format(**world), body, format="json")
     if expected == "ok":
-        # Deletion answers 202 with its process; its task is refs.transfer's and tested there.
+        # Deletion answers 202 with its process; its task is refs.processes.delete's and tested there.
         assert response.status_code in (200, 201, 202, 204), response.content
     else:
         assert response.status_code == int(expected), response.content

@@ -5,6 +5,7 @@ for an OTU's isolates and sequences); these tests hold them to what the plain ve
 """
 
 import pytest
+from rest_framework.test import APIClient
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -120,10 +121,16 @@ def test_list_issues_follow_verification_kept_by_the_services(owner, owner_clien
     assert document["issues"]["empty_isolate"] == [isolate_id]
 
 
-def test_list_items_load_only_what_they_show(reference):
-    OTUFactory(reference=reference, schema=[{"name": "RNA1", "molecule": "ssRNA", "required": True}])
-    [otu] = selectors.otus_list(reference=reference)
-    assert "schema" in otu.get_deferred_fields()
+def test_list_items_read_only_what_they_show(owner, reference, django_assert_num_queries):
+    from refs.api.serializers import OTUListItemSerializer
+
+    OTUFactory(reference=reference, verified=True, schema=[{"name": "RNA1", "molecule": "ssRNA", "required": True}])
+    client = APIClient()
+    client.force_authenticate(owner)
+    # the reference's visibility, the page: a verified OTU's isolates are not read
+    with django_assert_num_queries(2):
+        [document] = client.get(f"/api/refs/{reference.id}/otus").json()["documents"]
+    assert list(document) == list(OTUListItemSerializer().fields)
 
 
 # OTU document ----------------------------------------------------------------------------------
@@ -145,12 +152,12 @@ def test_otu_detail_is_the_joined_document(owner, otu_factory):
 
 
 @pytest.mark.parametrize("isolates, sequences", [(1, 1), (4, 3)])
-def test_otu_detail_runs_three_queries_whatever_its_size(owner, otu_factory, isolates, sequences):
+def test_otu_detail_runs_two_queries_whatever_its_size(owner, otu_factory, isolates, sequences):
     otu = otu_factory(f"Virus {isolates}", f"V{isolates}", isolates=isolates, sequences=sequences)
     with CaptureQueriesContext(connection) as queries:
         selectors.otu_detail(user=owner, otu_id=otu.id)
-    # the OTU (with visibility), its isolates and sequences, its most recent change
-    assert len(queries) == 3
+    # the OTU (with visibility and its most recent change), its isolates and sequences
+    assert len(queries) == 2
 
 
 def test_otu_detail_and_isolates_of_an_invisible_otu_are_404(stranger, otu_factory):
@@ -163,9 +170,10 @@ def test_otu_detail_and_isolates_of_an_invisible_otu_are_404(stranger, otu_facto
         selectors.isolates_list(user=stranger, otu_id=otu.id)
 
 
-def test_the_detail_read_of_isolates_is_the_joined_document_including_remote_ids(admin_user):
-    """The OTU detail reads isolates and sequences in one query of its own; what it builds must
-    stay the joined document (`otu_document`), remote ids included."""
+def test_the_joined_read_of_isolates_is_the_prefetched_document_including_remote_ids(admin_user):
+    """Isolates and sequences are read with one joined query (`isolate_documents_read`); what it
+    builds must stay the document built from models (`otus_with_children`), remote ids included."""
+    from refs.documents import isolate_documents_read, otu_document, otus_with_children
     from refs.models import OTU, Sequence
 
     reference = services.reference_create(user=admin_user, name="Remote")
@@ -178,6 +186,22 @@ def test_the_detail_read_of_isolates_is_the_joined_document_including_remote_ids
     OTU.objects.filter(id=otu.id).update(remote_id="remote-otu")
     Sequence.objects.filter(otu_id=otu.id).update(remote_id="remote-seq")
 
-    document = otu_document_load(otu.id)
+    document = otu_document(otus_with_children(OTU.objects.filter(id=otu.id)).get())
     assert document["isolates"][0]["sequences"][0]["remote"] == {"id": "remote-seq"}
-    assert selectors._isolate_documents(otu.id) == document["isolates"]
+    assert isolate_documents_read([otu.id])[otu.id] == document["isolates"]
+    assert otu_document_load(otu.id) == document
+
+
+@pytest.mark.parametrize("who", ["viewer", "other", "admin", "anonymous"])
+def test_the_sql_form_of_visibility_sees_what_references_visible_sees(visibility_world, admin_user, who):
+    """The reads written in SQL filter with `references_visible_sql`: the same rule."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from refs.permissions import references_visible_sql
+    from virtool_site.reads import rows
+
+    viewer, other, _, _ = visibility_world
+    user = {"viewer": viewer, "other": other, "admin": admin_user, "anonymous": AnonymousUser()}[who]
+    condition, params = references_visible_sql(user, "r")
+    found = {reference_id for (reference_id,) in rows(f"SELECT r.id FROM refs_reference r WHERE {condition}", params)}
+    assert found == set(references_visible(user).values_list("id", flat=True))

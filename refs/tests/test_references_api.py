@@ -91,12 +91,12 @@ def test_list_runs_a_fixed_number_of_queries_whatever_the_page_size(owner_client
         OTUFactory.create_batch(2, reference=reference)
         index = Index.objects.create(reference=reference, version=0, ready=True, user=owner)
         IndexFile.objects.create(index=index, name="reference.json.gz", type="json")
-    # total count, found count, the page (with counts and latest build ids), the latest builds
+    # the page (with its counts, found count and latest builds), the total count
     for per_page in (2, 12):
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(2):
             assert owner_client.get(f"/api/refs?per_page={per_page}&find=ref").status_code == 200
     # without `find` nothing is filtered: the found count is the total count
-    assert query_count(owner_client, "/api/refs?per_page=12") == 3
+    assert query_count(owner_client, "/api/refs?per_page=12") == 1
 
 
 # Create -----------------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def test_edit_invalid_body_is_422(owner_client, reference, body):
     assert owner_client.patch(f"/api/refs/{reference.id}", body, format="json").status_code == 422
 
 
-# Delete (the deletion itself belongs to refs.transfer and is tested with it) ----------------
+# Delete (the deletion itself is refs.processes.delete, tested in test_transfer_delete) -------
 
 
 def test_delete_needs_the_remove_right(client_for, user_factory, owner, reference):

@@ -3,11 +3,14 @@
 import pytest
 
 from history.models import Change
-from refs import services, tasks, transfer
+from refs import services, tasks
 from refs.documents import otu_document, otus_with_children
 from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from refs.processes.history_sql import CreationHistory
+from refs.processes.writer import BulkWriter
 from refs.tests.test_transfer_import import file_form, start_import
 from refs.tests.transfer_factories import file_otu, reference_file
+from virtool_site import bulk_copy
 from virtool_site.models import Process
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +42,7 @@ def source(curator, tmp_path, django_capture_on_commit_callbacks):
 
 def clone(user, source_id, django_capture_on_commit_callbacks, name="Clone") -> Reference:
     with django_capture_on_commit_callbacks(execute=True):
-        reference = transfer.reference_create_clone(
+        reference = services.reference_create_clone(
             user=user, source_id=source_id, name=name, description="", organism="", data_type="genome", public=False
         )
     return Reference.objects.get(id=reference.id)
@@ -71,7 +74,7 @@ def test_clone_copies_every_otu_with_new_ids_and_a_clone_change_each(
     curator, source, django_capture_on_commit_callbacks, monkeypatch, portable
 ):
     if portable:
-        monkeypatch.setattr(transfer, "_postgres", lambda: False)
+        monkeypatch.setattr(bulk_copy, "copy_available", lambda: False)
     copy = clone(curator, source.id, django_capture_on_commit_callbacks)
     originals, copies = documents(source), documents(copy)
     assert [file_form(d) for d in copies] == [file_form(d) for d in originals]
@@ -146,7 +149,7 @@ def test_clone_of_a_public_reference_of_another_user(source, user_factory, clien
 
 def test_a_source_deleted_before_the_task_runs_fails_the_process(curator, source, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        reference = transfer.reference_create_clone(
+        reference = services.reference_create_clone(
             user=curator, source_id=source.id, name="Copy", description="", organism="", data_type="genome",
             public=False,
         )
@@ -155,7 +158,8 @@ def test_a_source_deleted_before_the_task_runs_fails_the_process(curator, source
         callback()
     process = Process.objects.get(id=reference.process_id)
     assert process.error == {"id": "transfer_error", "message": "Source reference does not exist"}
-    assert not OTU.objects.filter(reference=reference).exists()
+    assert not OTU.objects.filter(reference_id=reference.id).exists()
+    assert not Reference.all_objects.filter(id=reference.id).exists()
 
 
 def test_a_redelivered_clone_writes_nothing_twice(curator, source, django_capture_on_commit_callbacks):
@@ -173,10 +177,16 @@ def test_a_failed_clone_leaves_no_otu_behind(curator, source, django_capture_on_
         raise RuntimeError("history store unavailable")
 
     # The last write of either path (SQL-built history, or the portable writer's Changes).
-    monkeypatch.setattr(transfer.CreationHistory, "insert", broken)
-    monkeypatch.setattr(transfer.BulkWriter, "write_history", broken)
-    copy = clone(curator, source.id, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(CreationHistory, "insert", broken)
+    monkeypatch.setattr(BulkWriter, "write_history", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        copy = services.reference_create_clone(
+            user=curator, source_id=source.id, name="Clone", description="", organism="", data_type="genome",
+            public=False,
+        )
     process = Process.objects.get(id=copy.process_id)
     assert process.error["message"] == "history store unavailable"
-    assert not OTU.objects.filter(reference=copy).exists()
-    assert not Sequence.objects.filter(otu__reference=copy).exists()
+    assert not OTU.objects.filter(reference_id=copy.id).exists()
+    assert not Sequence.objects.filter(otu__reference_id=copy.id).exists()
+    # The reference made for the clone went with the failure.
+    assert not Reference.all_objects.filter(id=copy.id).exists()

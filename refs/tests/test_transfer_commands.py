@@ -49,6 +49,7 @@ def test_import_reference_of_a_bad_file_fails_and_writes_no_otu(admin_user, tmp_
     with pytest.raises(CommandError, match="Duplicate OTU names found"):
         run("import_reference", str(path), "--name", "Bad", "--no-progress")
     assert not OTU.objects.filter(reference__name="Bad").exists()
+    assert not Reference.all_objects.filter(name="Bad").exists()
 
 
 def test_import_reference_of_a_missing_file_fails(admin_user, tmp_path):
@@ -104,7 +105,7 @@ def test_delete_reference_removes_everything(imported):
 
 
 def test_delete_reference_finishes_a_deletion_whose_task_never_ran(imported, admin_user):
-    from refs.transfer import reference_delete
+    from refs.services import reference_delete
     from virtool_site.services import process_fail
 
     process = reference_delete(user=admin_user, reference=imported, queue=False)
@@ -158,7 +159,7 @@ def test_setup_demo_loads_the_demo_reference_once(db, monkeypatch):
 
 def test_a_demo_file_problem_is_reported(admin_user, tmp_path, monkeypatch):
     from refs import demo
-    from refs.transfer import TransferError
+    from refs.processes.common import TransferError
 
     monkeypatch.setattr(demo, "DEMO_FILE", write_gz(tmp_path / "broken.json.gz", "{"))
     with pytest.raises(TransferError, match="not valid JSON"):

@@ -5,8 +5,9 @@ import pytest
 
 from history.models import Change
 from indexes.models import Index, IndexFile
-from refs import tasks, transfer
+from refs import services, tasks
 from refs.models import OTU, Isolate, Reference, ReferenceUser, Sequence
+from refs.processes.common import DELETE_STEPS
 from refs.tests.test_transfer_import import start_import
 from refs.tests.transfer_factories import file_otu, reference_file
 from virtool_site.files import data_path
@@ -147,7 +148,7 @@ def test_an_administrator_may_delete_any_reference(reference, admin_client, djan
 
 
 def test_a_deletion_interrupted_midway_completes_when_run_again(curator, reference):
-    process = transfer.reference_delete(user=curator, reference=reference, queue=False)
+    process = services.reference_delete(user=curator, reference=reference, queue=False)
     # A worker died after the first step: indexes gone, OTUs still there.
     Index.objects.filter(reference=reference).delete()
     Process.objects.filter(id=process.id).update(step="delete_otus", progress=0.5)
@@ -164,7 +165,7 @@ def test_a_deletion_interrupted_midway_completes_when_run_again(curator, referen
 def test_the_task_refuses_a_reference_not_marked_for_deletion(curator, reference):
     from virtool_site.services import process_create
 
-    process = process_create(process_type="delete_reference", steps=transfer.DELETE_STEPS, user=curator)
+    process = process_create(process_type="delete_reference", steps=DELETE_STEPS, user=curator)
     tasks.delete_reference(reference.id, process.id)
     assert Process.objects.get(id=process.id).error["message"] == "Reference is not marked for deletion"
     assert OTU.objects.filter(reference=reference).count() == 5

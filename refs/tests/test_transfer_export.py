@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 
 from indexes.models import Index
-from refs import services, transfer
+from refs import services
 from refs.models import OTU, Reference
+from refs.processes import export
 from refs.tests.test_transfer_import import file_form, start_import
 from refs.tests.transfer_factories import file_otu, reference_file
 
@@ -110,9 +111,9 @@ def test_an_export_imports_back_to_the_same_otus(curator, curator_client, refere
 
 def test_export_write_writes_the_file_the_stream_gives(reference, tmp_path):
     path = tmp_path / "out.json.gz"
-    transfer.reference_export_write(reference=reference, scope="unbuilt", path=path)
+    export.reference_export_write(reference=reference, scope="unbuilt", path=path)
     written = json.loads(gzip.decompress(path.read_bytes()))
-    streamed = json.loads(gzip.decompress(b"".join(transfer.reference_export_stream(reference=reference, scope="unbuilt"))))
+    streamed = json.loads(gzip.decompress(b"".join(export.reference_export_stream(reference=reference, scope="unbuilt"))))
     assert content(written["otus"]) == content(streamed["otus"]) and len(written["otus"]) == 4
 
 

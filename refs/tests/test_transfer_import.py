@@ -1,5 +1,6 @@
 """Importing reference files: POST /api/refs with import_from, the import_reference task,
-validation of bad files (nothing written), and the guarantees of the bulk writer."""
+validation of bad files (400 at once, or a failed process and no reference left), and the
+guarantees of the bulk writer."""
 
 import gzip
 import json
@@ -8,10 +9,11 @@ import tracemalloc
 import pytest
 
 from history.models import Change
-from refs import tasks, transfer
+from refs import services, tasks
 from refs.documents import otu_document, otus_with_children
 from refs.imports import ReferenceFileInvalid, reference_file_validate
 from refs.models import OTU, Isolate, Reference, Sequence
+from refs.processes.writer import BulkWriter
 from refs.tests.transfer_factories import (
     file_otu,
     gzip_bomb,
@@ -19,6 +21,7 @@ from refs.tests.transfer_factories import (
     upload_from,
     write_gz,
 )
+from virtool_site import bulk_copy
 from virtool_site.models import Process, Upload
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +40,7 @@ def creator_client(client_for, creator):
 def start_import(user, path, django_capture_on_commit_callbacks, **fields) -> Reference:
     upload = upload_from(path, user=user)
     with django_capture_on_commit_callbacks(execute=True):
-        reference = transfer.reference_create_import(
+        reference = services.reference_create_import(
             user=user, upload_id=upload.id, name=fields.get("name", "Imported"), description="",
             organism=fields.get("organism", ""), data_type="genome", public=False,
         )
@@ -45,7 +48,14 @@ def start_import(user, path, django_capture_on_commit_callbacks, **fields) -> Re
 
 
 def process_of(reference) -> Process:
-    return Process.objects.get(id=Reference.all_objects.get(id=reference.id).process_id)
+    return Process.objects.get(id=reference.process_id)
+
+
+def assert_gone(reference) -> None:
+    """A failed import leaves nothing but its process."""
+    assert not Reference.all_objects.filter(id=reference.id).exists()
+    assert not OTU.objects.filter(reference_id=reference.id).exists()
+    assert not Change.objects.filter(reference_id=reference.id).exists()
 
 
 def documents_of(reference) -> list[dict]:
@@ -207,8 +217,8 @@ def test_both_write_paths_give_the_same_documents_and_changes(
 ):
     """COPY with SQL-built history (PostgreSQL) and bulk_create with change_build (SQLite)."""
     if portable:
-        monkeypatch.setattr(transfer, "_postgres", lambda: False)
-    monkeypatch.setattr(transfer.BulkWriter, "BATCH_OTUS", 3)
+        monkeypatch.setattr(bulk_copy, "copy_available", lambda: False)
+    monkeypatch.setattr(BulkWriter, "BATCH_OTUS", 3)
     otus = [file_otu(isolates=i % 3, sequences=1 + i % 2) for i in range(8)]
     reference = start_import(creator, reference_file(tmp_path / "r.json.gz", otus), django_capture_on_commit_callbacks)
     documents = documents_of(reference)
@@ -252,12 +262,6 @@ def _dupe_sequence_ids(tmp_path):
     return reference_file(tmp_path / "r.json.gz", [first, second]), "duplicate_sequence_ids", expected
 
 
-def _not_gzipped(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps({"otus": [file_otu()]}))
-    return path, "not_gzipped", None
-
-
 def _truncated_gzip(tmp_path):
     data = gzip.compress(json.dumps({"otus": [file_otu() for _ in range(20)]}).encode())
     path = tmp_path / "r.json.gz"
@@ -296,7 +300,6 @@ CASES = {
     "duplicate_ids": _dupe_ids,
     "duplicate_isolate_ids": _dupe_isolate_ids,
     "duplicate_sequence_ids": _dupe_sequence_ids,
-    "not_gzipped": _not_gzipped,
     "truncated_gzip": _truncated_gzip,
     "json_error": _json_error,
     "not_json": _not_json,
@@ -308,7 +311,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_bad_file_fails_the_process_with_its_problem_and_writes_nothing(
+def test_a_bad_file_fails_the_process_with_its_problem_and_leaves_nothing_else(
     case, creator, tmp_path, django_capture_on_commit_callbacks
 ):
     path, problem_id, offending = CASES[case](tmp_path)
@@ -322,10 +325,8 @@ def test_a_bad_file_fails_the_process_with_its_problem_and_writes_nothing(
         key = "otus" if problem_id == "duplicate_isolate_ids" else "duplicates"
         assert problems[problem_id][key] == offending
         assert problems[problem_id]["count"] == len(offending)
-    assert not OTU.objects.filter(reference=reference).exists()
-    assert not Change.objects.filter(reference_id=reference.id).exists()
-    # The reference stays, empty, with its failed process, as in Virtool.
-    assert Reference.objects.filter(id=reference.id).exists()
+    assert_gone(reference)
+    assert Upload.objects.get(id=process.context["upload_id"]).reserved is False
 
 
 def test_per_otu_field_errors_name_the_otu_and_the_fields(creator, tmp_path, django_capture_on_commit_callbacks):
@@ -354,7 +355,7 @@ def test_per_otu_field_errors_name_the_otu_and_the_fields(creator, tmp_path, dja
     }
     assert by_position[2]["errors"] == {"name": ["This field is required."]}
     assert by_position[3]["errors"] == {"isolates": ["Exactly one isolate must be the default (2 are)."]}
-    assert not OTU.objects.filter(reference=reference).exists()
+    assert_gone(reference)
 
 
 def test_validation_reports_every_problem_at_once(tmp_path):
@@ -395,7 +396,7 @@ def test_a_gzip_bomb_is_refused_with_a_clear_error_and_writes_nothing(
     assert error["errors"] == [
         {"id": "file_too_large", "message": "Decompressed content exceeds the limit of 4194304 bytes"}
     ]
-    assert not OTU.objects.filter(reference=reference).exists()
+    assert_gone(reference)
 
 
 def test_refusing_a_gzip_bomb_keeps_memory_flat(tmp_path, settings):
@@ -419,9 +420,9 @@ def test_refusing_a_gzip_bomb_keeps_memory_flat(tmp_path, settings):
 def test_a_failure_while_writing_rolls_back_every_otu_and_records_the_error(
     creator, tmp_path, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(transfer.BulkWriter, "BATCH_OTUS", 2)
+    monkeypatch.setattr(BulkWriter, "BATCH_OTUS", 2)
     flushes = []
-    original = transfer.BulkWriter.flush
+    original = BulkWriter.flush
 
     def failing_flush(self):
         flushes.append(1)
@@ -429,25 +430,22 @@ def test_a_failure_while_writing_rolls_back_every_otu_and_records_the_error(
             raise RuntimeError("disk on fire")
         return original(self)
 
-    monkeypatch.setattr(transfer.BulkWriter, "flush", failing_flush)
+    monkeypatch.setattr(BulkWriter, "flush", failing_flush)
     path = reference_file(tmp_path / "r.json.gz", [file_otu() for _ in range(7)])
     reference = start_import(creator, path, django_capture_on_commit_callbacks)
     process = process_of(reference)
     assert process.complete
     assert process.error == {"id": "unexpected_error", "type": "RuntimeError", "message": "disk on fire"}
     assert len(flushes) == 3
-    assert not OTU.objects.filter(reference=reference).exists()
-    assert not Isolate.objects.filter(otu__reference=reference).exists()
-    assert not Change.objects.filter(reference_id=reference.id).exists()
+    assert not Isolate.objects.filter(otu__reference_id=reference.id).exists()
+    assert_gone(reference)
 
-    # Delivered again (the worker came back): the process restarts and completes.
-    monkeypatch.setattr(transfer.BulkWriter, "flush", original)
-    upload_id = Process.objects.get(id=process.id).context["upload_id"]
-    tasks.import_reference(reference.id, process.id, upload_id, creator.pk)
-    process.refresh_from_db()
-    assert process.complete and process.error is None and process.progress == 1.0
-    assert OTU.objects.filter(reference=reference).count() == 7
-    assert Change.objects.filter(reference_id=reference.id).count() == 7
+    # The failed task delivered again (its worker died before acknowledging it): the failure
+    # stands, and nothing is written for the reference that is gone.
+    monkeypatch.setattr(BulkWriter, "flush", original)
+    tasks.import_reference(reference.id, process.id, process.context["upload_id"], creator.pk)
+    assert Process.objects.get(id=process.id).error == process.error
+    assert_gone(reference)
 
 
 def test_a_redelivered_import_after_its_commit_writes_nothing_twice(
@@ -473,7 +471,7 @@ def test_an_import_into_a_reference_deleted_meanwhile_writes_nothing(
 ):
     upload = upload_from(reference_file(tmp_path / "r.json.gz"), user=creator)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        reference = transfer.reference_create_import(
+        reference = services.reference_create_import(
             user=creator, upload_id=upload.id, name="Imported", description="", organism="", data_type="genome",
             public=False,
         )
@@ -488,7 +486,7 @@ def test_an_upload_removed_before_the_task_runs_fails_the_process(
 ):
     upload = upload_from(reference_file(tmp_path / "r.json.gz"), user=creator)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        reference = transfer.reference_create_import(
+        reference = services.reference_create_import(
             user=creator, upload_id=upload.id, name="Imported", description="", organism="", data_type="genome",
             public=False,
         )
@@ -496,3 +494,4 @@ def test_an_upload_removed_before_the_task_runs_fails_the_process(
     for callback in callbacks:
         callback()
     assert process_of(reference).error == {"id": "transfer_error", "message": "File not found"}
+    assert_gone(reference)

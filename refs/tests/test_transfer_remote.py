@@ -12,6 +12,7 @@ from refs import services
 from refs.documents import otu_document, otus_with_children
 from refs.models import OTU, Reference, ReferenceUser, Sequence
 from refs.tests.transfer_factories import FakeGitHub, file_document, file_otu, gz_bytes
+from virtool_site import bulk_copy
 from virtool_site.models import Process
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +159,7 @@ def test_a_release_whose_download_fails_fails_the_process(github, release_otus, 
     process = Process.objects.get(id=body["process"]["id"])
     assert process.error["id"] == "transfer_error" and "download" in process.error["message"]
     assert not OTU.objects.filter(reference_id=body["id"]).exists()
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
 
 
 def test_an_invalid_release_file_writes_nothing(github, curator_client, django_capture_on_commit_callbacks):
@@ -167,7 +169,8 @@ def test_an_invalid_release_file_writes_nothing(github, curator_client, django_c
     error = Process.objects.get(id=body["process"]["id"]).error
     assert [p["id"] for p in error["errors"]] == ["duplicate_names"]
     assert not OTU.objects.filter(reference_id=body["id"]).exists()
-    assert Reference.objects.get(id=body["id"]).installed is None
+    # The reference made for the install went with the failure; nothing says it is installed.
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
 
 
 # Checking for and installing updates -----------------------------------------------------------
@@ -338,3 +341,60 @@ def test_an_update_may_give_a_dropped_otus_name_to_a_new_one(
     assert dropped["_id"] not in after and after[recreated["_id"]]["name"] == dropped["name"]
     assert not OTU.objects.filter(id=old_local_id).exists()
     assert Reference.objects.get(id=remote.id).internal_control is None
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["copy", "bulk_create"])
+def test_an_update_may_swap_two_otus_names_and_abbreviations(
+    github, remote, release_otus, curator_client, django_capture_on_commit_callbacks, monkeypatch, portable
+):
+    """Names and abbreviations are unique per reference, row by row: a swap still applies."""
+    if portable:
+        monkeypatch.setattr(bulk_copy, "copy_available", lambda: False)
+    before = documents(remote)
+    newer = copy.deepcopy(release_otus)
+    a, b = newer[0], newer[1]
+    (a["name"], a["abbreviation"]), (b["name"], b["abbreviation"]) = (b["name"], b["abbreviation"]), (a["name"], a["abbreviation"])
+    github.publish(SLUG, gz_bytes(file_document(newer)), release_id=2, name="v2.0.0")
+    curator_client.get(f"/api/refs/{remote.id}/release")
+    with django_capture_on_commit_callbacks(execute=True):
+        update = curator_client.post(f"/api/refs/{remote.id}/updates").json()
+    process = Process.objects.get(id=update["process"]["id"])
+    assert process.complete and process.error is None, process.error
+
+    after = documents(remote)
+    for source in (a, b):
+        old, new = before[source["_id"]], after[source["_id"]]
+        assert (new["_id"], new["name"], new["abbreviation"], new["version"]) == (
+            old["_id"], source["name"], source["abbreviation"], 1
+        )
+        (change,) = Change.objects.filter(otu_id=new["_id"], otu_version=1)
+        assert change.method_name == "update"
+        assert change.description == f"Updated {source['name']} ({source['abbreviation']}) from {SLUG} v2.0.0"
+        assert document_patch(old, change.diff) == new
+    for source in newer[2:]:
+        assert after[source["_id"]] == before[source["_id"]]
+    assert Reference.objects.get(id=remote.id).installed["id"] == 2
+
+
+def test_an_update_may_give_a_renamed_otus_name_to_a_new_one_listed_first(
+    github, remote, release_otus, curator_client, django_capture_on_commit_callbacks
+):
+    """The new OTU comes first in the file, before the OTU whose old name it takes is renamed."""
+    newer = copy.deepcopy(release_otus)
+    renamed = newer[0]
+    newcomer = file_otu(renamed["name"], renamed["abbreviation"])
+    renamed["name"], renamed["abbreviation"] = "Remote virus A (old)", "RVAO"
+    newer.insert(0, newcomer)
+    github.publish(SLUG, gz_bytes(file_document(newer)), release_id=2)
+    curator_client.get(f"/api/refs/{remote.id}/release")
+    with django_capture_on_commit_callbacks(execute=True):
+        update = curator_client.post(f"/api/refs/{remote.id}/updates").json()
+    process = Process.objects.get(id=update["process"]["id"])
+    assert process.error is None, process.error
+    after = documents(remote)
+    assert (after[renamed["_id"]]["name"], after[renamed["_id"]]["abbreviation"]) == ("Remote virus A (old)", "RVAO")
+    assert (after[newcomer["_id"]]["name"], after[newcomer["_id"]]["abbreviation"]) == (
+        newcomer["name"], newcomer["abbreviation"]
+    )
+    (created,) = Change.objects.filter(otu_id=after[newcomer["_id"]]["_id"])
+    assert created.method_name == "remote" and created.diff == after[newcomer["_id"]]

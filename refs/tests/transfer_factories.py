@@ -4,25 +4,15 @@ uploads of them, and a local stand-in for GitHub's releases API."""
 import gzip
 import itertools
 import json
-import random
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from virtool_site.files import data_path
+from refs.tests.factories import random_bases
 from virtool_site.ids import random_id
 from virtool_site.models import Upload
 
 _counter = itertools.count()
-
-
-_ACGT = bytes(b"ACGT"[i % 4] for i in range(256))
-
-
-def bases(length: int, seed: int | None = None) -> str:
-    """Random nucleotides, quickly (megabases for the large test files)."""
-    return random.Random(seed).randbytes(length).translate(_ACGT).decode()
 
 
 def file_otu(
@@ -55,7 +45,7 @@ def file_otu(
                         "definition": f"Test virus {n} segment {j}",
                         "host": "Nicotiana tabacum",
                         "segment": f"RNA {j}",
-                        "sequence": bases(length, seed=n * 100 + i * 10 + j),
+                        "sequence": random_bases(length, seed=n * 100 + i * 10 + j),
                     }
                     for j in range(sequences)
                 ],
@@ -91,14 +81,14 @@ def reference_file(path: Path, otus: list[dict] | None = None, **header) -> Path
 
 
 def upload_from(path: Path, *, user, name: str = "reference.json.gz", upload_type: str = "reference") -> Upload:
-    """An Upload of `path`, as POST /api/uploads leaves it (the file under DATA_DIR/uploads)."""
+    """An Upload of `path`, as POST /api/uploads leaves it (the file stored as uploads/{id},
+    under DATA_DIR or in the test's bucket)."""
+    from virtool_site.storage import stored_save
+
     upload_id = f"{random_id()}-{name}"
-    destination = data_path("uploads", upload_id)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, destination)
-    return Upload.objects.create(
-        id=upload_id, name=name, type=upload_type, size=destination.stat().st_size, user=user, ready=True
-    )
+    with open(path, "rb") as handle:
+        size = stored_save(f"uploads/{upload_id}", handle)
+    return Upload.objects.create(id=upload_id, name=name, type=upload_type, size=size, user=user, ready=True)
 
 
 def gzip_bomb(path: Path, *, decompressed_bytes: int, prefix: bytes = b'{"otus": [{"name": "') -> Path:

@@ -21,10 +21,15 @@ from virtool_site.errors import InvalidQuery
 
 PER_PAGE_DEFAULT = settings.PAGE_SIZE_DEFAULT
 PER_PAGE_MAX = settings.PAGE_SIZE_MAX
+#: The last page a client may ask for, bounded as `per_page` is: a million pages of up to
+#: PER_PAGE_MAX documents are past any list real data makes (the largest, the history of a
+#: reference, grows by one change per edit), so a page past it can only be a client's bug
+#: (`page=10**30` answered an empty 200) and is refused as such: 422 "Invalid query".
+PAGE_MAX = 1_000_000
 
 
 class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=PAGE_MAX, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=PER_PAGE_MAX, default=PER_PAGE_DEFAULT)
 
 
@@ -49,7 +54,8 @@ def page_envelope(*, documents: list, found_count: int, total_count: int, page: 
 
 #: Query parameters that choose the page (or DRF's renderer), not the documents.
 PAGE_PARAMETERS = frozenset(("page", "per_page", "format"))
-#: Offsets past this are past the end of any list (and past what the database accepts).
+#: Offsets past this are past the end of any list (and past what the database accepts); with
+#: PAGE_MAX no page reaches it.
 OFFSET_MAX = 2**62
 
 
@@ -66,7 +72,7 @@ def page_params(request) -> tuple[int, int]:
     ):
         page = int(page) if page is not None else 1
         per_page = int(per_page) if per_page is not None else PER_PAGE_DEFAULT
-        if page >= 1 and 1 <= per_page <= PER_PAGE_MAX:
+        if 1 <= page <= PAGE_MAX and 1 <= per_page <= PER_PAGE_MAX:
             return page, per_page
     params = query_validate(PageQuerySerializer, request)
     return params["page"], params["per_page"]
@@ -124,7 +130,7 @@ class VirtoolPagination(BasePagination):
                 "name": "page",
                 "required": False,
                 "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "default": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1},
                 "description": "Page number of results to return",
             },
             {

@@ -1,9 +1,10 @@
 """Helpers that keep the OpenAPI schema exact: every error a view can answer is documented."""
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 
+from virtool_site.api.inputs import CONTROL_CHARACTERS, RequestSerializer
 from virtool_site.api.serializers import ErrorSerializer
 
 _DESCRIPTIONS = {
@@ -36,10 +37,37 @@ def responses(success: dict, *codes: int) -> dict:
     return {**success, **errors(*codes)}
 
 
-#: Contains a character Python's `str.strip()` keeps (DRF trims CharFields with it): a trimmed
-#: field that may not be blank needs one. Spelled out rather than `\S`, whose meaning differs
-#: between Python, ECMAScript and Rust regular expressions.
-NOT_BLANK_PATTERN = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+def stored_download(description: str = "The file") -> dict:
+    """`responses=` entries of a stored file's download (virtool_site.storage.stored_response):
+    the bytes, or a redirect to a presigned URL when STORAGE_DOWNLOAD_REDIRECT is on."""
+    return {
+        (200, "application/octet-stream"): OpenApiResponse(bytes, description=description),
+        302: OpenApiResponse(description="Redirect to a short-lived presigned URL of the object store "
+                             "(only with STORAGE_DOWNLOAD_REDIRECT and S3 storage)"),
+    }
+
+
+#: Whitespace as Python's `str.strip()` sees it (DRF trims CharFields with it). Spelled out
+#: rather than `\s`, whose meaning differs between Python, ECMAScript and Rust regular expressions.
+_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Contains a character that is not whitespace: a trimmed field that may not be blank needs one.
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+#: Request text (virtool_site.api.inputs): no control character but tab, line feed and carriage
+#: return; and, where a trimmed field may not be blank, one character that is not whitespace.
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
+NOT_BLANK_TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}{_WHITESPACE}][^{CONTROL_CHARACTERS}]*$"
+#: Query parameters read by DRF's text fields, which refuse NUL anywhere.
+QUERY_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_QUERY_PATTERN = f"^[^\\x00]*[^\\x00{_WHITESPACE}][^\\x00]*$"
+
+
+def _in_request_body(field) -> bool:
+    """Whether the field is read by a request body serializer (strictly), not a query one."""
+    while field is not None:
+        if isinstance(field, RequestSerializer):
+            return True
+        field = getattr(field, "parent", None)
+    return False
 
 
 def _requires_authentication(view) -> bool:
@@ -64,7 +92,12 @@ class VirtoolAutoSchema(AutoSchema):
       multipart body themselves.
     - PATCH bodies are validated with the whole serializer, never partially, so the schema
       keeps the serializer's required fields instead of drf-spectacular's `Patched*` copy.
-    - A text field that is trimmed and may not be blank must contain more than whitespace.
+    - Request bodies are read strictly (virtool_site.api.inputs, which every request serializer
+      is built on): no property the schema does not name (`additionalProperties: false`), JSON
+      types exactly as documented, text without control characters (but tab, line feed and
+      carriage return) and, where trimmed and not blank, with more than whitespace.
+    - Answers of one of several shapes no field tells apart are `anyOf` them: they may match
+      more than one (request bodies, whose objects are closed, keep `oneOf`).
     - An optional query parameter given empty (`?page=`) counts as not given (DRF and
       django-filter both read it so): `allowEmptyValue`.
     """
@@ -74,12 +107,36 @@ class VirtoolAutoSchema(AutoSchema):
         if (
             direction == "request"
             and isinstance(field, serializers.CharField)
-            and field.trim_whitespace
-            and not field.allow_blank
             and schema.get("type") == "string"
             and not {"pattern", "format", "enum"} & set(schema)
         ):
-            schema["pattern"] = NOT_BLANK_PATTERN
+            blank_refused = field.trim_whitespace and not field.allow_blank
+            if _in_request_body(field):
+                schema["pattern"] = NOT_BLANK_TEXT_PATTERN if blank_refused else TEXT_PATTERN
+            else:  # a query parameter: text as the query string gives it, but NUL (DRF's rule)
+                schema["pattern"] = NOT_BLANK_QUERY_PATTERN if blank_refused else QUERY_PATTERN
+        return schema
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular offers "" beside a pattern as `oneOf`; a pattern that takes "" too
+        # (request text) would then make "" match both: either will do.
+        if schema.get("oneOf", [None])[-1] == {"type": "string", "maxLength": 0}:
+            schema["anyOf"] = schema.pop("oneOf")
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, RequestSerializer) and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        if (
+            direction == "response"
+            and isinstance(serializer, PolymorphicProxySerializer)
+            and not serializer.resource_type_field_name
+            and "oneOf" in schema
+        ):
+            # Shapes told apart by no field may overlap in an answer (Pathoscope and NuVs
+            # results without hits): the answer has one of them, perhaps both.
+            schema["anyOf"] = schema.pop("oneOf")
         return schema
 
     def map_parsers(self):

@@ -1,12 +1,14 @@
 from django.contrib.auth.models import Group
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 
 from virtool_site.api.fields import FileNameField, PatternField, UserRefField
+from virtool_site.api.inputs import RequestSerializer
 from virtool_site.models import PERMISSIONS, ApiKey, Job, Process, Upload, User
 from virtool_site.services import user_permissions
 
 
-class PermissionsSerializer(serializers.Serializer):
+class PermissionsSerializer(RequestSerializer):
     create_ref = serializers.BooleanField(required=False)
     create_sample = serializers.BooleanField(required=False)
     upload_file = serializers.BooleanField(required=False)
@@ -29,7 +31,19 @@ class UserSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="date_joined")
 
     def get_permissions(self, user) -> PermissionsSerializer:
-        return user_permissions(user)
+        groups = getattr(user, "_prefetched_objects_cache", {}).get("groups")
+        if groups is None or user.is_superuser:
+            return user_permissions(user)
+        # The groups' flags prefetched with the user (selectors.users_list): no query per user.
+        permissions = user.permission_dict()
+        for group in groups:
+            try:
+                flags = group.virtool_permissions.permission_dict()
+            except ObjectDoesNotExist:
+                continue
+            for name, value in flags.items():
+                permissions[name] = permissions[name] or value
+        return permissions
 
 
 #: User handles and group names: ASCII letters, digits and a few signs (Django's username rule,
@@ -38,14 +52,14 @@ HANDLE_PATTERN = r"^[A-Za-z0-9_.@+-]{1,150}$"
 GROUP_NAME_PATTERN = r"^[A-Za-z0-9_ .@+-]{1,150}$"
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(RequestSerializer):
     handle = PatternField(HANDLE_PATTERN)
     password = serializers.CharField(min_length=8, max_length=128, write_only=True, trim_whitespace=False)
     administrator = serializers.BooleanField(default=False)
     permissions = PermissionsSerializer(required=False)
 
 
-class UserUpdateSerializer(serializers.Serializer):
+class UserUpdateSerializer(RequestSerializer):
     password = serializers.CharField(
         min_length=8, max_length=128, required=False, write_only=True, trim_whitespace=False
     )
@@ -69,11 +83,11 @@ class GroupSerializer(serializers.Serializer):
         return [user.username for user in group.user_set.all()]
 
 
-class GroupCreateSerializer(serializers.Serializer):
+class GroupCreateSerializer(RequestSerializer):
     name = PatternField(GROUP_NAME_PATTERN)
 
 
-class GroupUpdateSerializer(serializers.Serializer):
+class GroupUpdateSerializer(RequestSerializer):
     permissions = PermissionsSerializer()
 
 
@@ -83,7 +97,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "created_at", "last_used_at"]
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 

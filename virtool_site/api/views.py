@@ -1,5 +1,4 @@
 from django.contrib.auth.models import Group
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,9 +13,11 @@ from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.files import FILE_NAME_PATTERN
 from virtool_site.api.pagination import VirtoolPagination, query_validate
 from virtool_site.api.permissions import IsAdministrator, RequiresPermission
-from virtool_site.api.schema import errors, responses
-from virtool_site.errors import BadRequest, NotFound
-from virtool_site.models import ApiKey, Job, Process, Upload, User
+from virtool_site.api.schema import errors, responses, stored_download
+from virtool_site.errors import BadRequest
+from virtool_site.models import ApiKey, Upload
+from virtool_site.reads import api_time
+from virtool_site.storage import stored_response
 
 
 class PagedListView(GenericAPIView):
@@ -58,8 +59,18 @@ class AccountKeysView(GenericAPIView):
 
     @extend_schema(responses=responses({200: s.ApiKeySerializer(many=True)}), tags=["account"])
     def get(self, request):
-        keys = ApiKey.objects.filter(user=request.user, revoked_at__isnull=True).order_by("-created_at")
-        return Response(s.ApiKeySerializer(keys, many=True).data)
+        # Plain values, spelled as ApiKeySerializer (which documents them) spells them.
+        keys = (
+            ApiKey.objects.filter(user=request.user, revoked_at__isnull=True)
+            .order_by("-created_at")
+            .values_list("id", "name", "prefix", "created_at", "last_used_at")
+        )
+        return Response(
+            [
+                {"id": key_id, "name": name, "prefix": prefix, "created_at": api_time(created_at), "last_used_at": api_time(used_at)}
+                for key_id, name, prefix, created_at, used_at in keys
+            ]
+        )
 
     @extend_schema(
         request=s.ApiKeyCreateSerializer,
@@ -92,12 +103,9 @@ class UsersView(PagedListView):
     permission_classes = [IsAdministrator]
     serializer_class = s.UserSerializer
 
-    def get_queryset(self):
-        return selectors.users_list()
-
     @extend_schema(responses=responses({200: s.UserSerializer(many=True)}, 403, 422), tags=["users"])
     def get(self, request):
-        return self.list_response(self.get_queryset())
+        return Response(selectors.users_page(request=request))
 
     @extend_schema(request=s.UserCreateSerializer, responses=responses({201: s.UserSerializer}, 403, 422), tags=["users"])
     def post(self, request):
@@ -123,7 +131,7 @@ class UserView(APIView):
 
     @extend_schema(responses=responses({200: s.UserSerializer}, 403, 404), tags=["users"])
     def get(self, request, user_id):
-        return Response(s.UserSerializer(self._user(user_id)).data)
+        return Response(selectors.user_document(username=user_id))
 
     @extend_schema(request=s.UserUpdateSerializer, responses=responses({200: s.UserSerializer}, 403, 404, 422), tags=["users"])
     def patch(self, request, user_id):
@@ -140,12 +148,9 @@ class GroupsView(GenericAPIView):
     permission_classes = [IsAdministrator]
     pagination_class = None
 
-    def get_queryset(self):
-        return Group.objects.order_by("name").select_related("virtool_permissions").prefetch_related("user_set")
-
     @extend_schema(responses=responses({200: s.GroupSerializer(many=True)}, 403), tags=["groups"])
     def get(self, request):
-        return Response(s.GroupSerializer(self.get_queryset(), many=True).data)
+        return Response(selectors.groups_list())
 
     @extend_schema(request=s.GroupCreateSerializer, responses=responses({201: s.GroupSerializer}, 403, 422), tags=["groups"])
     def post(self, request):
@@ -163,7 +168,7 @@ class GroupView(APIView):
 
     @extend_schema(responses=responses({200: s.GroupSerializer}, 403, 404), tags=["groups"])
     def get(self, request, group_id):
-        return Response(s.GroupSerializer(self._group(group_id)).data)
+        return Response(selectors.group_document(name=group_id))
 
     @extend_schema(request=s.GroupUpdateSerializer, responses=responses({200: s.GroupSerializer}, 403, 404, 422), tags=["groups"])
     def patch(self, request, group_id):
@@ -188,33 +193,21 @@ class ProcessesView(GenericAPIView):
 
     @extend_schema(responses=responses({200: s.ProcessSerializer(many=True)}), tags=["processes"])
     def get(self, request):
-        processes = Process.objects.order_by("-created_at")
-        if not request.user.is_superuser:
-            processes = processes.filter(user=request.user)
-        return Response(s.ProcessSerializer(processes[:200], many=True).data)
+        return Response(selectors.processes_list(user=request.user, limit=200))
 
 
 class ProcessView(APIView):
     @extend_schema(responses=responses({200: s.ProcessSerializer}, 404), tags=["processes"])
     def get(self, request, process_id):
-        processes = Process.objects.all()
-        if not request.user.is_superuser:
-            processes = processes.filter(user=request.user)
-        return Response(s.ProcessSerializer(get_object_or_404(processes, id=process_id)).data)
+        return Response(selectors.process_document(user=request.user, process_id=process_id))
 
 
 class JobsView(PagedListView):
     serializer_class = s.JobSerializer
 
-    def get_queryset(self):
-        jobs = Job.objects.select_related("user").order_by("-created_at")
-        if not self.request.user.is_superuser:
-            jobs = jobs.filter(user=self.request.user)
-        return jobs
-
     @extend_schema(responses=responses({200: s.JobSerializer(many=True)}, 422), tags=["jobs"])
     def get(self, request):
-        return self.list_response(self.get_queryset())
+        return Response(selectors.jobs_page(request=request))
 
 
 class JobView(APIView):
@@ -222,15 +215,7 @@ class JobView(APIView):
 
     @extend_schema(responses=responses({200: s.JobSerializer}, 403, 404), tags=["jobs"])
     def get(self, request, job_id):
-        if getattr(request.user, "is_job", False):
-            if request.user.job.id != job_id:
-                raise NotFound()
-            jobs = Job.objects.all()
-        else:
-            jobs = Job.objects.select_related("user")
-            if not request.user.is_superuser:
-                jobs = jobs.filter(user=request.user)
-        return Response(s.JobSerializer(get_object_or_404(jobs, id=job_id)).data)
+        return Response(selectors.job_document(user=request.user, job_id=job_id))
 
 
 class JobCancelView(APIView):
@@ -260,7 +245,7 @@ class UploadsView(BoundedUploadMixin, PagedListView):
     )
     def get(self, request):
         params = query_validate(s.UploadListQuerySerializer, request)
-        return self.list_response(selectors.uploads_list(upload_type=params.get("type")))
+        return Response(selectors.uploads_page(request=request, upload_type=params.get("type")))
 
     @extend_schema(
         parameters=[
@@ -268,7 +253,7 @@ class UploadsView(BoundedUploadMixin, PagedListView):
             OpenApiParameter("type", str, enum=["reference", "reads", "hmm", "subtraction"]),
         ],
         request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-        responses=responses({201: s.UploadSerializer}, 400, 403, 413, 415, 422),
+        responses=responses({201: s.UploadSerializer}, 400, 403, 413, 415, 422, 503),
         tags=["uploads"],
     )
     def post(self, request):
@@ -288,18 +273,15 @@ class UploadView(APIView):
             return [RequiresPermission("remove_file")()]
         return super().get_permissions()
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, **errors(404)}, tags=["uploads"])
+    @extend_schema(responses={**stored_download(), **errors(404, 503)}, tags=["uploads"])
     def get(self, request, upload_id):
         upload = get_object_or_404(Upload, id=upload_id)
-        path = services.upload_path(upload)
-        if not path.exists():
-            raise NotFound("Uploaded file not found at expected location")
         # The type is not guessed from a name the client chose: the file is opaque data.
-        return FileResponse(
-            open(path, "rb"), as_attachment=True, filename=upload.name, content_type="application/octet-stream"
+        return stored_response(
+            services.upload_key(upload), filename=upload.name, not_found="Uploaded file not found at expected location"
         )
 
-    @extend_schema(responses=responses({204: None}, 403, 404), tags=["uploads"])
+    @extend_schema(responses=responses({204: None}, 403, 404, 503), tags=["uploads"])
     def delete(self, request, upload_id):
         services.upload_remove(upload_id=upload_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -162,6 +162,13 @@ def world_build(*, remote: bool = False) -> World:
         user=owner, sample=sample, ref_id=reference.id, workflow=Workflow.PATHOSCOPE_BOWTIE
     )
     world.keys["analysis_job"] = basic(f"job-{running.job_id}", running_key)
+    # A file of each analysis too, so that a path naming any of them can name one of its files.
+    nuvs_file, running_file = (
+        analyses_services.analysis_file_create(
+            analysis=owned, name="contigs.fa", file_format=None, uploaded_file=_file("contigs.fa", b">c\nACGT\n")
+        )
+        for owned in (nuvs, running)
+    )
 
     upload = site_services.upload_create(
         user=owner,
@@ -171,9 +178,7 @@ def world_build(*, remote: bool = False) -> World:
     )
     process = site_services.process_create(process_type="delete_reference", steps=["delete_indexes"], user=owner)
     if remote:
-        from refs import transfer
-
-        remote_reference = transfer.reference_create_remote(user=owner, slug=REMOTE_SLUG, name="Remote viruses")
+        remote_reference = refs_services.reference_create_remote(user=owner, slug=REMOTE_SLUG, name="Remote viruses")
         site_services.process_complete(process_id=remote_reference.process_id)
         world.ids["remote_ref_id"] = remote_reference.id
 
@@ -202,6 +207,8 @@ def world_build(*, remote: bool = False) -> World:
         "nuvs_id": nuvs.id,
         "running_id": running.id,
         "file_id": analysis_file.id,
+        "nuvs_file_id": nuvs_file.id,
+        "running_file_id": running_file.id,
         "sequence_index": 0,
         "upload_id": upload.id,
         "process_id": process.id,

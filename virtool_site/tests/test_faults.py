@@ -5,7 +5,10 @@ The live tests run the application as in production, gunicorn subprocesses, agai
 PostgreSQL cluster and a Redis server of their own (initdb / redis-server on free ports,
 started and stopped by the test), so the shared services on 5432 and 6379 are never touched.
 Workers killed in the middle of a task: refs/tests/test_faults_delete.py (deletion),
-indexes/tests/test_faults_build.py (index build), refs/tests/test_transfer_worker.py (import).
+indexes/tests/test_faults_build.py (index build, its bowtie2-build dying with the worker),
+refs/tests/test_transfer_worker.py (import), refs/tests/test_worker_recovery.py (a worker
+killed whole: its import taken over within the visibility timeout; a long import of a live
+worker never taken from it).
 """
 
 import json
@@ -502,6 +505,14 @@ class TestBrokerDown:
         assert not Process.objects.exists()
 
     def test_importing_is_503_and_leaves_the_upload_unreserved(self, broker_down, owner, client_for, data_dir):
+        import gzip
+
+        from virtool_site.storage import stored_save_path
+
+        # A stored gzip file: the request reads its first bytes before it needs the queue.
+        path = data_dir / "ref.json.gz"
+        path.write_bytes(gzip.compress(b'{"otus": []}'))
+        stored_save_path("uploads/abcdefgh-ref.json.gz", path)
         upload = Upload.objects.create(id="abcdefgh-ref.json.gz", name="ref.json.gz", type="reference",
                                        user=owner, ready=True, size=10)
         response = client_for(owner).post(

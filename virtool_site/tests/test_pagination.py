@@ -64,9 +64,18 @@ def test_a_page_past_the_end_is_empty_with_the_found_count(users):
     assert (documents, pagination.found_count, pagination.total_count) == ([], 7, 7)
 
 
-def test_a_page_past_any_database_offset_is_empty_not_an_error(users):
-    pagination, documents, _ = paginate({"per_page": 100, "page": 10**17}, listed())
+def test_the_last_page_a_client_may_ask_for_is_empty_not_an_error(users):
+    from virtool_site.api.pagination import PAGE_MAX
+
+    pagination, documents, _ = paginate({"per_page": 100, "page": PAGE_MAX}, listed())
     assert (documents, pagination.found_count) == ([], 7)
+
+
+@pytest.mark.parametrize("page", [1_000_001, 10**17, 10**30])
+def test_a_page_past_page_max_is_an_invalid_query(users, page):
+    with pytest.raises(InvalidQuery) as raised:
+        paginate({"per_page": 100, "page": page}, listed())
+    assert raised.value.errors == {"page": ["Ensure this value is less than or equal to 1000000."]}
 
 
 def test_without_filter_parameters_the_found_count_is_the_views_total(users):

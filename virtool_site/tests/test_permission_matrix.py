@@ -28,6 +28,7 @@ from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from indexes.models import Index
 from refs import services as refs_services
 from refs.models import Reference
 from refs.tests.transfer_factories import FakeGitHub, gz_bytes
@@ -180,7 +181,11 @@ def _rows() -> dict[tuple[str, str], Row]:
     isolate = otu + "/isolates/{isolate_id}"
     sequence = isolate + "/sequences/{sequence_id}"
     read = (401, 404, 200, 200, 403)
-    row("GET", "/api/otus/{otu_id}", otu, read)
+    # An index build's runner reads the OTUs of its index's manifest (at their manifest
+    # versions), and nothing else of the reference.
+    row("GET", "/api/otus/{otu_id}", otu, (401, 404, 200, 200, 200), notes="job: an OTU of its manifest")
+    row("GET", "/api/otus/{otu_id}/{version}", otu + "/{manifest_version}", (401, 404, 200, 200, 200),
+        notes="job: its manifest's version of the OTU")
     row("PATCH", "/api/otus/{otu_id}", otu, (401, 404, 200, 200, 403), right="modify_otu", body={"abbreviation": "X"})
     row("DELETE", "/api/otus/{otu_id}", otu, (401, 404, 204, 204, 403), right="modify_otu")
     row("GET", "/api/otus/{otu_id}/history", otu + "/history", read)
@@ -296,6 +301,7 @@ def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory):
                 _, secret = site_services.api_key_create(user=holder, name="matrix")
                 world.keys[username] = f"Bearer {secret}"
             GroupFactory(name="outsiders")
+            world.ids["manifest_version"] = Index.objects.get(id=world.ids["build_id"]).manifest[world.ids["otu_id"]]
             world.data_dir = data
             yield world
             transaction.set_rollback(True)

@@ -1,8 +1,9 @@
-"""A tqdm progress bar per step of a transfer (refs.transfer.Progress), for the commands."""
+"""A tqdm progress bar per step of a reference process (virtool_site.processes.Progress), and
+the user a command acts as, for the commands."""
 
 from tqdm import tqdm
 
-from refs.transfer import Progress
+from virtool_site.processes import Progress
 
 
 class TqdmProgress(Progress):

@@ -1,13 +1,12 @@
 """manage.py clone_reference REF_ID --name NAME [--user U]: copy a reference and its OTUs."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from refs.management.commands._progress import TqdmProgress, command_user
 from refs.models import OTU, Reference
-from refs.transfer import CLONE_STEPS, _context, _reference_new, reference_clone_run
-from virtool_site.models import Process
-from virtool_site.services import process_create
+from refs.processes.clone import reference_clone_run
+from refs.processes.common import CLONE_STEPS
+from refs.services.reference_processes import reference_new
 
 
 class Command(BaseCommand):
@@ -24,14 +23,13 @@ class Command(BaseCommand):
         source = Reference.objects.filter(id=ref_id).first()
         if source is None:
             raise CommandError(f"No reference {ref_id}")
-        with transaction.atomic():
-            process = process_create(process_type="clone_reference", steps=CLONE_STEPS, user=creator)
-            reference = _reference_new(
-                user=creator, name=name, description="", organism=source.organism, data_type=source.data_type,
-                public=False, process=process, cloned_from={"id": source.id, "name": source.name},
-                restrict_source_types=source.restrict_source_types, source_types=list(source.source_types or []),
-            )
-            Process.objects.filter(id=process.id).update(context=_context(creator, reference.id, source_id=source.id))
+        reference = reference_new(
+            user=creator, process_type="clone_reference", steps=CLONE_STEPS, context={"source_id": source.id},
+            name=name, description="", organism=source.organism, data_type=source.data_type, public=False,
+            cloned_from={"id": source.id, "name": source.name},
+            restrict_source_types=source.restrict_source_types, source_types=list(source.source_types or []),
+        )
+        process = reference.process
         progress = TqdmProgress(self.stderr, disable=no_progress)
         try:
             reference_clone_run(

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from refs.management.commands._progress import TqdmProgress, command_user
 from refs.models import Reference
-from refs.transfer import DELETE_STEPS, reference_delete, reference_delete_run
+from refs.processes.common import DELETE_STEPS
+from refs.processes.delete import reference_delete_run
+from refs.services import reference_delete
 from virtool_site.models import Process
 from virtool_site.services import process_create
 

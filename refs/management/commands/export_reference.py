@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from refs.models import OTU, Reference
-from refs.transfer import EXPORT_SCOPES, reference_export_write
+from refs.processes.export import EXPORT_SCOPES, reference_export_write
 
 
 class Command(BaseCommand):

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from refs.management.commands._progress import TqdmProgress, command_user
 from refs.models import OTU
-from refs.transfer import TransferError, reference_import_path
+from refs.processes.common import TransferError
+from refs.services import reference_import_path
 
 
 class Command(BaseCommand):

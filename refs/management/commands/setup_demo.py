@@ -1,4 +1,5 @@
-"""Prepare a fresh installation: an administrator and (once) the demo reference.
+"""manage.py setup_demo: prepare a fresh installation, an administrator and (once) the demo
+reference (refs.demo).
 
 The administrator's password comes from ADMIN_PASSWORD or is generated and printed.
 """
@@ -8,6 +9,7 @@ import secrets
 
 from django.core.management.base import BaseCommand
 
+from refs.demo import demo_reference_load
 from virtool_site.models import User
 
 
@@ -30,11 +32,6 @@ class Command(BaseCommand):
             self.load_demo_reference(admin)
 
     def load_demo_reference(self, admin):
-        try:
-            from refs.demo import demo_reference_load
-        except ImportError:
-            self.stdout.write("Demo reference loading is not available yet.")
-            return
         reference = demo_reference_load(user=admin)
         if reference is not None:
             self.stdout.write(self.style.SUCCESS(f"Demo reference loaded: {reference.name} ({reference.id})"))
