@@ -321,7 +321,11 @@ def test_a_real_worker_polls_ncbi_with_countdowns_on_its_own_queue(celery_worker
     try:
         server.statuses = ["WAITING", "READY"]
         settings.BLAST_BACKEND = "ncbi"
-        worker = celery_worker_factory(extra_env={"BLAST_BACKEND": "ncbi", "NCBI_BLAST_URL": server.url})
+        # Polls 1 s apart, then 1 + 2 s: the back-off of production's 3 s and 5 s steps, sooner.
+        settings.BLAST_POLL_INTERVAL, settings.BLAST_POLL_INTERVAL_STEP = 1, 2
+        worker = celery_worker_factory(extra_env={
+            "BLAST_BACKEND": "ncbi", "NCBI_BLAST_URL": server.url, "BLAST_POLL_INTERVAL": 1, "BLAST_POLL_INTERVAL_STEP": 2,
+        })
         analysis = AnalysisFactory(sample=sample, workflow=Workflow.NUVS, ready=True, results=nuvs_results([CONTIG]))
         response = client_for(owner).put(f"/api/analyses/{analysis.id}/0/blast", {}, format="json")
         assert response.status_code == 200 and response.json()["rid"] is None
@@ -331,7 +335,7 @@ def test_a_real_worker_polls_ncbi_with_countdowns_on_its_own_queue(celery_worker
             message=f"NCBI BLAST result\n{worker.log()}",
         )
         assert record.ready, record.error
-        assert record.rid == RID and record.interval == 8  # 3 s, then 3 + 5 after one WAITING
+        assert record.rid == RID and record.interval == 3  # 1 s, then 1 + 2 after one WAITING
         assert server.commands() == [("Put", None), ("Get", "SearchInfo"), ("Get", "SearchInfo"), ("Get", "JSON2")]
     finally:
         server.close()
