@@ -57,21 +57,7 @@ def _fresh_cache():
     from django.core.cache import caches
 
     caches["default"].clear()
-    caches["api"].clear()
     yield
-
-
-@pytest.fixture(autouse=True)
-def _api_cache_off(settings):
-    """Tests write with factories, behind the services' backs (no revision bump), so cached
-    answers are off unless a test asks for them (`api_cache`)."""
-    settings.API_CACHE_TIMEOUT = 0
-
-
-@pytest.fixture
-def api_cache(settings):
-    """Cached API answers on, as in production."""
-    settings.API_CACHE_TIMEOUT = 300
 
 
 @pytest.fixture(scope="session")

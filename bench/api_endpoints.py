@@ -1,17 +1,18 @@
-"""Benchmark: every list and detail endpoint of /api and /brapi/v2, uncached, next to
-`GET /api/account` (a trivial authenticated DRF view) and to a raw-SQL floor, in one run.
+"""Benchmark: every list and detail endpoint of /api and /brapi/v2, next to `GET /api/account`
+(a trivial authenticated DRF view) and to a raw-SQL floor, in one run.
 
     .venv/bin/python bench/api_endpoints.py [PATH] [--requests 200] [--phase 3] [--clients 4]
-        [--workers 2] [--only NAME ...] [--keep] [--reuse] [--profile NAME]
+        [--workers 2] [--only NAME ...] [--keep] [--reuse] [--profile NAME] [--no-server]
 
 Creates its own PostgreSQL database (vs_bench_endpoints, on the server of DATABASE_URL or
 postgres://postgres@127.0.0.1:5432), migrates it and fills it: the real plant-virus reference
 (2,084 OTUs) imported and built into an index (bowtie2-build) and published to BrAPI, unbuilt
 edits, a FASTA assembly, users, groups, samples with Pathoscope analyses, jobs, processes,
-uploads and saved BrAPI searches; then VACUUM ANALYZE. Answers are never cached
-(API_CACHE_TIMEOUT=0). The caller is a signed-in user who is not an administrator and sees
-the reference through its rights (administrator-only endpoints: an administrator), with an API
-key, so every request pays authentication and visibility as clients' requests do.
+uploads and saved BrAPI searches; then VACUUM ANALYZE. Every answer is built from the
+database (the site keeps no answer cache). The caller is a signed-in user who is not an
+administrator and sees the reference through its rights (administrator-only endpoints: an
+administrator), with an API key, so every request pays authentication and visibility as
+clients' requests do.
 
 For each endpoint, at the default page size (15, BrAPI's pageSize=15), at 100 and as a detail:
 
@@ -19,7 +20,8 @@ For each endpoint, at the default page size (15, BrAPI's pageSize=15), at 100 an
    median and p99 latency over `--requests` requests (URLs drawn from the data: a random OTU,
    page, change...), and the queries one request runs;
 2. the raw-SQL floor: the same page or document read with one psycopg2 query and serialized
-   with orjson (bench/floors.py), timed the same way;
+   with orjson (bench/floors.py), timed the same way; and whether it answers what the endpoint
+   answers, for 5 of its URLs: the same bytes, the same JSON values, or (printed) how not;
 3. on gunicorn (`--workers` sync workers, persistent database connections, `--clients` client
    processes, a connection per request): throughput of the endpoint, of `GET /api/account`
    and of the floor served as a bare Django view (`/bench/floor/NAME`, bench/load_urls.py),
@@ -35,7 +37,8 @@ alike, so the ratios are what to read.
 
 `--only NAME` runs only endpoints whose name contains NAME. `--keep` keeps the database (and
 `--reuse` uses a kept one instead of building it again); `--profile NAME` profiles that endpoint
-in-process with pyinstrument instead of benchmarking.
+in-process with pyinstrument instead of benchmarking; `--no-server` prints the in-process
+figures only.
 """
 
 from __future__ import annotations
@@ -561,7 +564,6 @@ def environment(database_url: str, data_dir: Path) -> dict:
         "LOG_LEVEL": "ERROR",
         "DJANGO_SETTINGS_MODULE": "virtool_site.settings",
         "ROOT_URLCONF": "bench.load_urls",
-        "API_CACHE_TIMEOUT": "0",
         "CONN_MAX_AGE": "60",
         "THROTTLE_WRITE_RATE": "1000000/minute",
         "THROTTLE_SEARCH_RATE": "1000000/minute",

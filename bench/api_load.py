@@ -1,6 +1,6 @@
 """Benchmark: the API under a mixed read/write load from concurrent clients, next to a ceiling.
 
-    .venv/bin/python bench/api_load.py [--duration 20] [--phase 4] [--clients 4] [--workers 2] [--warm-passes 4]
+    .venv/bin/python bench/api_load.py [--duration 20] [--phase 4] [--clients 4] [--workers 2]
 
 Creates its own PostgreSQL database (vs_bench_load, on the server of DATABASE_URL or
 postgres://postgres@127.0.0.1:5432), migrates it, imports the real plant-virus reference
@@ -13,16 +13,15 @@ request, as gunicorn's sync workers close them) then drive, for bounded times:
 
 1. the ceiling view alone (`--phase` seconds): the most this server answers per second; and
    a trivial DRF view with the API's authentication, what any API request costs at least;
-2. each list/detail endpoint alone (`--phase` seconds each), twice: with cached answers off
-   (API_CACHE_TIMEOUT=0: every answer built from the database) and, on a second server, with
-   them on as deployed, after `--warm-passes` passes over every URL the phase draws (the
-   default cache is per worker process). Printed: throughput as a share of the ceiling
-   (target: 40 % or better), p50 and p99 latency, errors;
-3. a mixed workload (`--duration` seconds, on each server): list references, page through
-   OTUs, search OTUs by term, get OTUs, list history, get the index, edit an OTU's
-   abbreviation, add and remove an isolate. Every write moves the reference's revision on, so
-   cached answers of that reference are rebuilt. Printed per endpoint: requests, throughput,
-   p50 and p99 latency, errors (target: zero errors).
+2. each list/detail endpoint alone (`--phase` seconds each), every answer built from the
+   database. Printed: throughput as a share of the ceiling (target: 40 % or better), p50 and
+   p99 latency, errors (bench/api_endpoints.py measures every endpoint on its own, next to its
+   raw-SQL floor);
+3. a mixed workload (`--duration` seconds): list references, page through OTUs, search OTUs
+   by term, get OTUs, list history, get the index, edit an OTU's abbreviation, add and remove
+   an isolate; the writes queue on the reference's lock (refs.revisions) while the reads go
+   on. Printed per endpoint: requests, throughput, p50 and p99 latency, errors (target: zero
+   errors).
 
 Rate limits are raised for the run (capacity is measured, not the per-user allowance).
 Traffic goes to 127.0.0.1 only. The database and data directory are removed at the end.
@@ -264,22 +263,6 @@ ISOLATED = [
 ]
 
 
-def warm_up(port: int, data: dict, clients: int, passes: int) -> float:
-    """Request every URL the list/detail phases can draw, `passes` times over from `clients`
-    processes, so each worker's cache has seen them (the default cache is per process)."""
-    urls = ["/api/refs", *(f"/api/refs/{data['ref']}/otus?page={page}&per_page=25" for page in range(1, 81)),
-            *(f"/api/refs/{data['ref']}/otus?term={term}" for term in TERMS),
-            *(f"/api/otus/{otu}" for otu in data["otus"]),
-            *(f"/api/refs/{data['ref']}/history?page={page}&per_page=25" for page in range(1, 51))]
-    if data["index"]:
-        urls.append(f"/api/indexes/{data['index']}")
-    started = time.perf_counter()
-    with multiprocessing.Pool(clients) as pool:
-        for _ in range(passes):
-            pool.starmap(request, [(port, data["key"], "GET", url) for url in urls], chunksize=16)
-    return time.perf_counter() - started
-
-
 def isolated_phases(port: int, data: dict, args, ceiling: float, floor: float) -> tuple[dict, int]:
     """Each list/detail endpoint alone: {name: (req/s, p50, p99)} and the error count."""
     figures, all_errors = {}, 0
@@ -325,7 +308,6 @@ def main() -> None:
     parser.add_argument("--phase", type=float, default=float(os.environ.get("BENCH_PHASE", 4)))
     parser.add_argument("--clients", type=int, default=int(os.environ.get("BENCH_CLIENTS", 4)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
-    parser.add_argument("--warm-passes", type=int, default=int(os.environ.get("BENCH_WARM_PASSES", 4)))
     parser.add_argument("path", nargs="?", default=str(DEFAULT_FILE))
     args = parser.parse_args()
 
@@ -352,10 +334,8 @@ def main() -> None:
         }
         all_errors = 0
 
-        # 1. Uncached: every answer is built from the database.
         port = free_port()
-        server = server_start(port=port, workers=args.workers, env={**env, "API_CACHE_TIMEOUT": "0"},
-                              log_path=data_dir / "gunicorn-uncached.log")
+        server = server_start(port=port, workers=args.workers, env=env, log_path=data_dir / "gunicorn.log")
         print(
             f"server: gunicorn, {args.workers} sync workers, 127.0.0.1; {args.clients} client processes; "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
@@ -369,29 +349,17 @@ def main() -> None:
         floor = len(latencies["drf"]) / args.phase
         print(f"trivial DRF view with API key auth: {floor:.0f} req/s ({floor / ceiling:.0%} of the ceiling), p50 "
               f"{percentile(latencies['drf'], 0.5) * 1000:.1f} ms, errors {sum(errors.values())}")
-        uncached, errors = isolated_phases(port, data, args, ceiling, floor)
-        all_errors += errors
-        all_errors += mixed_phase(port, data, args, ceiling, "answers uncached")
-        server_stop(server)
-
-        # 2. Cached (the default): answers kept per revision of the reference.
-        port = free_port()
-        server = server_start(port=port, workers=args.workers, env=env, log_path=data_dir / "gunicorn-cached.log")
-        warmed = warm_up(port, data, args.clients, args.warm_passes)
-        print(f"\ncache warm-up: {args.warm_passes} passes over every URL the phases draw, {warmed:.0f} s")
-        cached, errors = isolated_phases(port, data, args, ceiling, floor)
+        figures, errors = isolated_phases(port, data, args, ceiling, floor)
         all_errors += errors
 
         print(f"\nlist/detail endpoints alone ({args.phase:.0f} s each; target >= {TARGET_SHARE:.0%} of the ceiling "
               f"= {TARGET_SHARE * ceiling:.0f} req/s):")
-        print(f"  {'endpoint':<20} {'uncached':>9} {'share':>6} {'cached':>7} {'share':>6} {'of DRF':>6} "
-              f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
-        for name, (rate, p50, p99, errs) in cached.items():
-            cold = uncached[name][0]
+        print(f"  {'endpoint':<20} {'req/s':>7} {'share':>6} {'of DRF':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+        for name, (rate, p50, p99, errs) in figures.items():
             verdict = "ok" if rate >= TARGET_SHARE * ceiling else "BELOW TARGET"
-            print(f"  {name:<20} {cold:>9.0f} {cold / ceiling:>6.0%} {rate:>7.0f} {rate / ceiling:>6.0%} "
-                  f"{rate / floor:>6.0%} {p50 * 1000:>7.1f} {p99 * 1000:>7.1f} {errs + uncached[name][3]:>6}  {verdict}")
-        all_errors += mixed_phase(port, data, args, ceiling, "answers cached (every write moves its reference on)")
+            print(f"  {name:<20} {rate:>7.0f} {rate / ceiling:>6.0%} {rate / floor:>6.0%} "
+                  f"{p50 * 1000:>7.1f} {p99 * 1000:>7.1f} {errs:>6}  {verdict}")
+        all_errors += mixed_phase(port, data, args, ceiling, "every answer built from the database")
         print(f"\nerrors in all phases: {all_errors}")
     finally:
         if server is not None:

@@ -49,7 +49,7 @@ def main(path: Path) -> None:
     database_url = with_database(server_url(), BENCH_DB)
     os.environ.update(
         DATABASE_URL=database_url, DATA_DIR=str(work / "data"), CELERY_TASK_ALWAYS_EAGER="true",
-        DJANGO_SETTINGS_MODULE="virtool_site.settings", LOG_LEVEL="WARNING", API_CACHE_TIMEOUT="0",
+        DJANGO_SETTINGS_MODULE="virtool_site.settings", LOG_LEVEL="WARNING",
     )
     os.environ.pop("REDIS_URL", None)
     (work / "data").mkdir()

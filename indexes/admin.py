@@ -69,6 +69,8 @@ class IndexAdmin(CuratorAdminMixin, admin.ModelAdmin):
         return (
             Index.objects.filter(reference__in=references_curated(request.user))
             .select_related("reference", "user", "job")
+            # The API detail's stored summary of changes (thousands of OTUs) is not shown here.
+            .defer("changed_otus", "contributor_counts")
             .order_by("-created_at", "-version")
         )
 

@@ -17,7 +17,6 @@ from indexes.models import Index, IndexFile
 from refs.documents import otu_document_load, otu_documents_read
 from refs.models import OTU, Sequence
 from refs.permissions import references_visible, references_visible_sql
-from refs.revisions import revision_visible
 from virtool_site.errors import InsufficientRights, NotFound
 from virtool_site.files import data_path
 from virtool_site.api.renderers import JsonText
@@ -116,20 +115,15 @@ def indexes_visible(user) -> QuerySet[Index]:
     return Index.objects.filter(reference__in=references_visible(user))
 
 
-def index_for_request(*, user, index_id: str, detail: bool = False) -> Index:
-    """The index a user (if they see its reference) or its own job runner may read.
-
-    Without its manifest (an entry per OTU of the reference), unless `detail`: the detail
-    document shows the manifest and the job, so they are read with the index, once.
+def index_for_request(*, user, index_id: str) -> Index:
+    """The index a user (if they see its reference) or its own job runner may read, without
+    its manifest (an entry per OTU of the reference) or its stored summary of changes.
 
     A job runner gets 404 for an index that does not exist and 403 for another job's index.
     """
     is_job = getattr(user, "is_job", False)
     indexes = Index.objects.all() if is_job else indexes_visible(user)
-    if detail:
-        indexes = indexes.select_related("reference", "user", "job")
-    else:
-        indexes = indexes.select_related("reference", "user").defer("manifest")
+    indexes = indexes.select_related("reference", "user").defer("manifest", "changed_otus", "contributor_counts")
     index = indexes.filter(id=index_id).first()
     if index is None:
         raise NotFound()
@@ -147,13 +141,6 @@ def index_visible_check(*, user, index_id: str) -> None:
     )
     if found is None:
         raise NotFound()
-
-
-def index_reference_revision_visible(*, user, index_id: str) -> tuple[str, int, bool] | None:
-    """(reference id, revision, whether the index is ready) of an index `user` may see, in one
-    query (the key of its cached answer); None otherwise."""
-    found = revision_visible(user=user, model=Index, object_id=index_id, columns=("ready",))
-    return (found[0], found[1], bool(found[2])) if found else None
 
 
 def index_for_job_api(*, user, index_id: str, lock: bool = False) -> Index:

@@ -519,8 +519,9 @@ def index_file_upload(*, user, index_id: str, name: str, uploaded_file) -> Index
     name = INDEX_FILE_STORED_NAMES.get(name, name)
     stored_key = None
     try:
-        # No revision bump: files of an unfinished index are in no cached answer, and the bump's
-        # lock on the reference would make curators wait for the whole upload.
+        # No revision bump: the upload locks only its index row (and adds a file row), so it
+        # cannot deadlock with a writer of the reference; the bump's lock on the reference would
+        # make curators wait for the whole upload.
         with transaction.atomic():
             index = index_for_job_api(user=user, index_id=index_id, lock=True)
             if index.ready:

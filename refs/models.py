@@ -51,8 +51,8 @@ class Reference(models.Model):
     revision = models.BigIntegerField(
         default=0,
         editable=False,
-        help_text="Raised by every write to the reference, its OTUs, history or indexes (refs.revisions); "
-        "cached API answers are keyed by it.",
+        help_text="Raised first by every write to the reference, its OTUs, history or indexes (refs.revisions): "
+        "writers queue on the reference's row lock in one order.",
     )
 
     objects = LiveReferenceManager()

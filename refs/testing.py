@@ -1,19 +1,21 @@
-"""The revision guard: the test suite's check that every write path raises the revision.
+"""The revision guard: the test suite's check that every write path raises the revision first.
 
-Cached answers (virtool_site.api.cache) are only as fresh as the revisions they are keyed by,
-so a write to a reference's data that forgets `refs.revisions.reference_revision_bump` would
-leave stale answers behind. On PostgreSQL the test database gets a trigger on each table those
-answers are built from; while a request made by a test client is being answered, a write to
-one of them in a transaction that has not bumped a revision first fails loudly.
+Writers of a reference's data take the reference's row lock first, by raising its revision
+(`refs.revisions.reference_revision_bump`), so that writers of one reference queue in one
+order and never deadlock (row locks taken in different orders by two transactions would). A
+write path that forgets it is a deadlock waiting for load. On PostgreSQL the test database gets
+a trigger on each table of a reference's data; while a request made by a test client is being
+answered, a write to one of them in a transaction that has not bumped a revision first fails
+loudly.
 
 Writes made by the tests themselves (factories, fixtures) are outside requests and unguarded.
 """
 
 from django.db import connection
 
-#: Tables whose rows make up cached answers, and the writes checked on each. Index files are
-#: not among them: an unfinished index's are uploaded without a bump (indexes.services), and a
-#: ready index's files change only with the index row, which is guarded.
+#: Tables of a reference's data, and the writes checked on each. Index files are not among
+#: them: an unfinished index's are uploaded under the index's lock alone (indexes.services), and
+#: a ready index's files change only with the index row, which is guarded.
 GUARDED_TABLES = {
     "refs_reference": "UPDATE OR DELETE",
     "refs_otu": "INSERT OR UPDATE OR DELETE",

@@ -102,18 +102,6 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Cached API answers (virtool_site.api.cache): rendered bodies keyed by the revision of the
-# data they show, so they never go stale; kept in each process unless API_CACHE_URL says
-# otherwise (e.g. redis://...). API_CACHE_TIMEOUT=0 turns the cache off.
-API_CACHE_TIMEOUT = env.int("API_CACHE_TIMEOUT", default=300)
-CACHES["api"] = {
-    **env.cache_url("API_CACHE_URL", default="locmemcache://virtool-api"),
-    "TIMEOUT": API_CACHE_TIMEOUT or None,
-    "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="virtool"),
-}
-if CACHES["api"]["BACKEND"].endswith("LocMemCache"):
-    CACHES["api"].setdefault("OPTIONS", {})["MAX_ENTRIES"] = env.int("API_CACHE_MAX_ENTRIES", default=4000)
-
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

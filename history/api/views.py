@@ -9,8 +9,6 @@ from rest_framework.views import APIView
 from history import selectors
 from history.api import serializers as s
 from history.revert import change_revert
-from refs.api.cache import reference_answer_key
-from virtool_site.api.cache import cached_get
 from virtool_site.api.schema import responses
 from virtool_site.api.views import PagedListView
 
@@ -49,7 +47,6 @@ class ReferenceHistoryView(PagedListView):
         responses=responses({200: s.ChangeSerializer(many=True)}, 404, 422),
         tags=["history"],
     )
-    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         """The reference's changes, newest first."""
         return Response(selectors.reference_history_page(request=request, reference_id=ref_id))

@@ -10,11 +10,9 @@ from history.api.serializers import ChangeSerializer
 from indexes import selectors, services
 from indexes.api import serializers as s
 from indexes.models import IndexFile
-from refs.api.cache import revision_key
 from history.selectors import index_history_page
 from refs.selectors import reference_visible_id
 from virtool_site.models import Job
-from virtool_site.api.cache import cached_get
 from virtool_site.api.mixins import BoundedUploadMixin
 from virtool_site.api.pagination import PageQuerySerializer, query_validate
 from virtool_site.api.permissions import IsJob
@@ -128,13 +126,6 @@ class ReferenceIndexesView(PagedListView):
         )
 
 
-def index_answer_key(request, *, index_id: str, **_) -> str | None:
-    """A ready index never changes, but its document shows its reference's name: cached at the
-    reference's revision. An unfinished one (its job's progress moves on) is not cached."""
-    found = selectors.index_reference_revision_visible(user=request.user, index_id=index_id)
-    return revision_key(found) if found and found[2] else None
-
-
 class IndexView(APIView):
     """GET: users who see the reference, and the index's own job runner. PATCH: Job API finalize."""
 
@@ -146,7 +137,6 @@ class IndexView(APIView):
         return super().get_permissions()
 
     @extend_schema(responses=responses({200: s.IndexDetailSerializer}, 403, 404), tags=TAGS)
-    @cached_get(index_answer_key)
     def get(self, request, index_id):
         return Response(selectors.index_document(user=request.user, index_id=index_id))
 

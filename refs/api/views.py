@@ -8,11 +8,9 @@ from rest_framework.views import APIView
 
 from refs import selectors, services
 from refs.api import serializers as s
-from refs.api.cache import otu_answer_key, reference_answer_key, references_answer_key
 from refs.models import OTU
 from refs.otu_versions import otu_reference_visible_check, otu_version_answer
 from refs.permissions import job_manifest_version, reference_get_visible, reference_rights_check, references_visible
-from virtool_site.api.cache import cached_get
 from virtool_site.api.permissions import RequiresPermission, is_job
 from virtool_site.api.schema import responses
 from virtool_site.api.serializers import ErrorSerializer, ProcessSerializer
@@ -88,7 +86,6 @@ class ReferencesView(PagedListView):
         responses=responses({200: s.ReferenceListSerializer(many=True)}, 422),
         tags=["refs"],
     )
-    @cached_get(references_answer_key)
     def get(self, request):
         """References the user may see, newest first."""
         return Response(selectors.references_page(request=request))
@@ -124,7 +121,6 @@ class ReferencesView(PagedListView):
 
 class ReferenceView(APIView):
     @extend_schema(responses=responses({200: s.ReferenceSerializer}, 404), tags=["refs"])
-    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         return _reference_response(request, ref_id)
 
@@ -284,7 +280,6 @@ class ReferenceOTUsView(PagedListView):
         responses=responses({200: s.OTUListItemSerializer(many=True)}, 404, 422),
         tags=["otus"],
     )
-    @cached_get(reference_answer_key)
     def get(self, request, ref_id):
         """The reference's OTUs by name."""
         return Response(selectors.otus_page(request=request, reference_id=ref_id))
@@ -310,7 +305,6 @@ class OTUView(APIView):
         return self.request.method in ("GET", "HEAD", "OPTIONS")
 
     @extend_schema(responses=responses({200: s.OTUSerializer}, 403, 404), tags=["otus"])
-    @cached_get(otu_answer_key)
     def get(self, request, otu_id):
         """The joined OTU: isolates, sequences, verification issues. An index build's runner
         (job key) may read the OTUs of its index's manifest (403 for others): as they are now;

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='reference',
             name='revision',
-            field=models.BigIntegerField(default=0, editable=False, help_text='Raised by every write to the reference, its OTUs, history or indexes (refs.revisions); cached API answers are keyed by it.'),
+            field=models.BigIntegerField(default=0, editable=False, help_text="Raised first by every write to the reference, its OTUs, history or indexes (refs.revisions): writers queue on the reference's row lock in one order."),
         ),
     ]

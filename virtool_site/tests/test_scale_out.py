@@ -52,7 +52,6 @@ def hosts(s3_storage, tmp_path, settings):
         "CELERY_TASK_DEFAULT_QUEUE": queues["default"],
         "CELERY_BUILDS_QUEUE": queues["builds"],
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "API_CACHE_TIMEOUT": "0",
     }
     data_dirs = {name: tmp_path / name for name in ("web-a", "web-b", "default", "builds")}
     for path in data_dirs.values():
