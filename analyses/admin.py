@@ -23,7 +23,7 @@ from refs.admin_support import (
     delete_selected_through_services,
     is_curator,
 )
-from virtool_site.admin import ReadOnlyInline
+from virtool_site.admin import ReadOnlyAdminMixin, ReadOnlyInline
 from virtool_site.services import user_has_permission
 
 #: Characters of stored results shown on a page (results of a big analysis run to megabytes).
@@ -290,7 +290,7 @@ class AnalysisAdmin(_ReadableAnalysesMixin, ServiceErrorsMixin, CuratorAdminMixi
 
 
 @admin.register(NuVsBlast)
-class NuVsBlastAdmin(_ReadableAnalysesMixin, CuratorAdminMixin, admin.ModelAdmin):
+class NuVsBlastAdmin(_ReadableAnalysesMixin, ReadOnlyAdminMixin, CuratorAdminMixin, admin.ModelAdmin):
     list_display = ("id", "analysis_display", "sequence_index", "backend", "rid", "ready", "error", "updated_at")
     list_filter = ("backend", "ready")
     search_fields = ("=id", "=analysis__id", "rid")
@@ -315,15 +315,6 @@ class NuVsBlastAdmin(_ReadableAnalysesMixin, CuratorAdminMixin, admin.ModelAdmin
 
     def get_queryset(self, request):
         return NuVsBlast.objects.filter(analysis__in=self._analyses(request)).select_related("analysis").defer("result")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="analysis")
     def analysis_display(self, obj):

@@ -25,6 +25,7 @@ from refs.admin_support import (
     references_curated,
 )
 from refs.models import OTU, Reference
+from virtool_site.admin import ReadOnlyAdminMixin
 from virtool_site.errors import ApplicationError
 
 
@@ -52,7 +53,7 @@ LINKED_LOOKUPS = ("otu_id", "otu_id__exact", "index__id__exact", "index")
 
 
 @admin.register(Change)
-class ChangeAdmin(CuratorAdminMixin, admin.ModelAdmin):
+class ChangeAdmin(ReadOnlyAdminMixin, CuratorAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "reference_display",
@@ -87,15 +88,6 @@ class ChangeAdmin(CuratorAdminMixin, admin.ModelAdmin):
         if lookup in LINKED_LOOKUPS:
             return True
         return super().lookup_allowed(lookup, value, request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # Columns -----------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from indexes.api.serializers import download_url
 from indexes.models import Index, IndexFile
 from indexes.selectors import index_missing_files
 from refs.admin_support import CuratedReferenceFilter, CuratorAdminMixin, admin_link, references_curated
-from virtool_site.admin import ReadOnlyInline
+from virtool_site.admin import ReadOnlyAdminMixin, ReadOnlyInline
 
 #: Manifest entries listed on the page; the full manifest is in the API document.
 MANIFEST_SHOWN = 2000
@@ -35,7 +35,7 @@ class IndexFileInline(ReadOnlyInline):
 
 
 @admin.register(Index)
-class IndexAdmin(CuratorAdminMixin, admin.ModelAdmin):
+class IndexAdmin(ReadOnlyAdminMixin, CuratorAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "reference_display",
@@ -73,15 +73,6 @@ class IndexAdmin(CuratorAdminMixin, admin.ModelAdmin):
             .defer("changed_otus", "contributor_counts")
             .order_by("-created_at", "-version")
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="reference", ordering="reference__name")
     def reference_display(self, obj):

@@ -476,14 +476,7 @@ def _isolates_api(found: list[tuple]) -> list[dict]:
             )
         if sequence_id is not None:
             isolates[-1]["sequences"].append(
-                {
-                    "id": sequence_id,
-                    "accession": accession,
-                    "definition": definition,
-                    "host": host,
-                    "segment": segment,
-                    "sequence": sequence,
-                }
+                _sequence_row_api(sequence_id, accession, definition, host, segment, sequence)
             )
     return isolates
 
@@ -501,21 +494,28 @@ def isolate_detail(*, user, otu_id: str, isolate_id: str) -> dict:
     return isolates[0]
 
 
+def _sequence_row_api(sequence_id, accession, definition, host, segment, sequence) -> dict:
+    """A sequence row as an isolate's document shows it."""
+    return {
+        "id": sequence_id,
+        "accession": accession,
+        "definition": definition,
+        "host": host,
+        "segment": segment,
+        "sequence": sequence,
+    }
+
+
 def _sequences_api(found: list[tuple]) -> list[dict]:
-    """SequenceDetailSerializer."""
+    """SequenceDetailSerializer: the isolate's sequence document with where it belongs."""
     return [
         {
-            "id": sequence_id,
-            "accession": accession,
-            "definition": definition,
-            "host": host,
-            "segment": segment,
-            "sequence": sequence,
+            **_sequence_row_api(sequence_id, *fields),
             "otu_id": None,
             "isolate_id": isolate_id,
             "reference": {"id": reference_id},
         }
-        for reference_id, isolate_id, _, _, _, sequence_id, accession, definition, host, segment, sequence in found
+        for reference_id, isolate_id, _, _, _, sequence_id, *fields in found
         if sequence_id is not None
     ]
 

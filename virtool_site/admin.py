@@ -16,6 +16,20 @@ from virtool_site.services import api_key_create, api_key_revoke
 admin_options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"decoder": BoundedJSONDecoder}
 
 
+class ReadOnlyAdminMixin:
+    """A record kept by the services (history, index builds, BLAST results): the admin shows
+    it and never adds, edits or deletes it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Rows shown beside their parent and never edited there; the parent's admin decides who
     sees the page."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from brapi.selectors import UNASSOCIATED_CRITERIA
 from virtool_site.api.parsers import MALFORMED, JSONBodyError, json_loads
 from virtool_site.errors import BadRequest
 
@@ -29,14 +30,7 @@ PAGE_MAX = 1_000_000
 
 COMMON_LISTS = (
     "commonCropNames",
-    "programDbIds",
-    "programNames",
-    "trialDbIds",
-    "trialNames",
-    "studyDbIds",
-    "studyNames",
-    "germplasmDbIds",
-    "germplasmNames",
+    *UNASSOCIATED_CRITERIA,
     "externalReferenceIds",
     "externalReferenceIDs",
     "externalReferenceSources",
