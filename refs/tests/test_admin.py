@@ -651,3 +651,13 @@ def test_the_editor_runs_the_same_queries_however_many_isolates(web, otu_factory
             assert web.get(otu_url(otu)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_the_editor_leads_back_to_the_otu_list_through_its_breadcrumbs(client, staff_factory, reference, full_otu):
+    staff = staff_factory("reader")
+    ReferenceUser.objects.create(reference=reference, user=staff, build=True)
+    client.force_login(staff)
+    editor = client.get(otu_url(full_otu)).content.decode()
+    crumbs = editor[editor.index('<div class="breadcrumbs">'):]
+    crumbs = crumbs[: crumbs.index("</div>")]
+    assert f'href="{OTUS}"' in crumbs and crumbs.rstrip().endswith(full_otu.name)
