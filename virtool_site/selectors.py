@@ -10,6 +10,7 @@ from django.db import connection
 from virtool_site.errors import NotFound
 from virtool_site.models import PERMISSIONS, Upload, User
 from virtool_site.reads import api_time, flag, json_value, page_read, placeholders, row, rows
+from virtool_site.storage import StorageUnavailable, storage_check
 
 _FLAGS = ", ".join(f"{{alias}}.{name}" for name in PERMISSIONS)
 
@@ -257,10 +258,16 @@ def upload_keys_live(keys: list[str]) -> set[str]:
 
 
 def health_check() -> dict:
-    """Reachability of the database and (when configured) Redis."""
+    """Reachability of the database, Redis (when configured) and the file store.
+
+    Each part is "ok" or "error: <kind of error>" (Redis "unconfigured" when REDIS_URL is
+    unset); any error makes the whole "unavailable". The store is the one every process writes
+    to: DATA_DIR writable for local files, the bucket answering for S3, so a web host or a
+    worker that cannot reach the bucket says so here rather than on its first upload.
+    """
     from django.conf import settings
 
-    report = {"database": "ok", "redis": "unconfigured"}
+    report = {"database": "ok", "redis": "unconfigured", "storage": "ok"}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -274,6 +281,10 @@ def health_check() -> dict:
             report["redis"] = "ok"
         except Exception as error:
             report["redis"] = f"error: {type(error).__name__}"
-    healthy = report["database"] == "ok" and report["redis"] in ("ok", "unconfigured")
+    try:
+        storage_check()
+    except (StorageUnavailable, OSError) as error:
+        report["storage"] = f"error: {type(error).__name__}"
+    healthy = report["database"] == "ok" and report["redis"] in ("ok", "unconfigured") and report["storage"] == "ok"
     report["status"] = "ok" if healthy else "unavailable"
     return report

@@ -151,6 +151,7 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
     database = serializers.CharField()
     redis = serializers.CharField()
+    storage = serializers.CharField(help_text='"ok", or "error: ..." when the file store (DATA_DIR or the bucket) cannot be used')
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -33,3 +33,26 @@ def test_schema_and_swagger_ui_are_served(api_client, client):
 
 def test_admin_login_page_is_served(client):
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_health_reports_the_bucket_it_stores_files_in(api_client, s3_storage):
+    response = api_client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["storage"] == "ok"
+
+
+def test_health_is_503_when_the_bucket_is_unreachable(api_client, s3_unreachable):
+    response = api_client.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["storage"].startswith("error")
+    assert body["database"] == "ok"
+
+
+def test_health_is_503_when_data_dir_cannot_be_written(api_client, settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.DATA_DIR = str(blocker / "data")  # under a regular file: cannot be created
+    response = api_client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["storage"].startswith("error")
