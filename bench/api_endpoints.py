@@ -217,7 +217,7 @@ class Endpoint:
     name: str
     kind: str  # "page" (default size), "large" (100 items) or "detail"
     url: object  # callable(rng, data) -> path
-    floor: str | None = None  # bench/floors.py function name
+    floor: str | None = None  # function name in bench/floors.py or bench/floors_brapi.py
     admin: bool = False
     #: (regular expression of JSON paths, why): what the floor knowingly answers otherwise.
     floor_leaves_out: tuple[str, str] | None = None
@@ -336,8 +336,9 @@ def floor_in_process(endpoint: Endpoint, data: dict, count: int) -> float | None
     from urllib.parse import quote
 
     import floors
+    import floors_brapi
 
-    if getattr(floors, endpoint.floor or "", None) is None:
+    if not any(getattr(module, endpoint.floor or "", None) for module in (floors, floors_brapi)):
         return None
     rng = random.Random(hash(endpoint.name))
     client = _client(data, endpoint)

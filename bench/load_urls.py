@@ -5,7 +5,7 @@ The site's URLs, plus two reference points on the same server:
   DRF nor the database: the ceiling the API endpoints are compared with;
 - `/bench/drf`: a trivial DRF view with the API's default authentication (the API key's one
   query) and permission: what every API request pays before its own work;
-- `/bench/floor/NAME?url=URL`: the raw-SQL floor of the endpoint URL (bench/floors.py): its
+- `/bench/floor/NAME?url=URL`: the raw-SQL floor of the endpoint URL (bench/floors.py, bench/floors_brapi.py): its
   page or document from one psycopg2 query serialized with orjson, served as the API serves
   (a DRF view with the API's authentication and permission), so that it differs from the
   endpoint only by the work of building the answer.
@@ -38,12 +38,14 @@ class Floor(APIView):
         from django.db import connection
 
         import floors  # bench/ is on sys.path (bench/api_endpoints.py puts it there)
+        import floors_brapi
 
         connection.ensure_connection()
         with connection.connection.cursor() as cursor:
             # JSON built by SQL is embedded as text, not decoded by psycopg2 (and encoded again).
             register_default_json(cursor, loads=lambda text: text)
-            body = getattr(floors, name)(cursor, request.GET["url"])
+            floor = getattr(floors, name, None) or getattr(floors_brapi, name)
+            body = floor(cursor, request.GET["url"])
         return HttpResponse(body, content_type="application/json")
 
 
