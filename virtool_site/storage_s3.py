@@ -33,9 +33,6 @@ from storages.utils import clean_name
 
 #: ClientError codes meaning "no such object" (reads answer 404, deletes succeed).
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
-#: Block size when streaming an object to a client (Django's default of 4 KiB costs a Python
-#: call per 4 KiB).
-STREAM_BLOCK_SIZE = 1024 * 1024
 
 OCTET_STREAM = "application/octet-stream"
 
