@@ -31,3 +31,17 @@ def admin_execute(statement: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement)
     connection.close()
+
+
+def vacuum_analyze() -> None:
+    """The steady state of a database some time after an import: autovacuum has analysed and
+    vacuumed the new rows (counts read the index alone). On Django's connection."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    previous = connection.connection.autocommit
+    connection.connection.autocommit = True
+    with connection.connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.connection.autocommit = previous
+    connection.close()

@@ -56,7 +56,7 @@ from pathlib import Path
 
 from urllib.parse import quote
 
-from _pg import admin_execute, server_url, with_database  # bench/ is on sys.path when a script runs
+from _pg import admin_execute, server_url, vacuum_analyze, with_database  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -151,17 +151,6 @@ def setup_data(path: Path) -> None:
         site_services.process_step(process_id=process.id, step="history")
     for n in range(20):
         site_services.api_key_create(user=owner, name=f"key {n}")
-
-
-def vacuum_analyze() -> None:
-    from django.db import connection
-
-    connection.ensure_connection()
-    previous = connection.connection.autocommit
-    connection.connection.autocommit = True
-    with connection.connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    connection.connection.autocommit = previous
 
 
 def bench_keys() -> dict:

@@ -46,7 +46,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from _pg import admin_execute, server_url, with_database  # bench/ is on sys.path when a script runs
+from _pg import admin_execute, server_url, vacuum_analyze, with_database  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,20 +89,6 @@ def setup_data(path: Path) -> dict:
     print(f"setup: imported {len(otu_ids)} OTUs in {imported:.1f} s; index built in {built:.1f} s (ready: {index.ready})")
     connections.close_all()
     return {"key": key, "ref": reference.id, "index": index.id if index.ready else None, "otus": otu_ids}
-
-
-def vacuum_analyze() -> None:
-    """The steady state of a database some time after an import: autovacuum has analysed and
-    vacuumed the new rows (counts read the index alone)."""
-    from django.db import connection
-
-    connection.ensure_connection()
-    previous = connection.connection.autocommit
-    connection.connection.autocommit = True
-    with connection.connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    connection.connection.autocommit = previous
-    connection.close()
 
 
 # Server ----------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from _fasta import fasta_write, random_bases  # bench/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -39,7 +41,6 @@ SMALL_BASES = 100_000
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
 PAGE_BASES = 10_000
-LINE_WIDTH = 80
 
 
 def _server_connect(dbname: str):
@@ -68,21 +69,6 @@ def database_recreate(drop_only: bool = False) -> None:
         if not drop_only:
             cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
     connection.close()
-
-
-def random_bases(length: int) -> bytes:
-    table = bytes(b"ACGT"[i & 3] for i in range(256))
-    return os.urandom(length).translate(table)
-
-
-def fasta_write(path: Path, name: str, bases: bytes) -> None:
-    view = memoryview(bases)
-    with path.open("wb", buffering=1 << 22) as handle:
-        handle.write(f">{name} synthetic\n".encode())
-        for start in range(0, len(bases), LINE_WIDTH * 4096):
-            block = view[start : start + LINE_WIDTH * 4096]
-            handle.write(b"\n".join(block[i : i + LINE_WIDTH] for i in range(0, len(block), LINE_WIDTH)))
-            handle.write(b"\n")
 
 
 def setup_django(data_dir: str) -> None:
