@@ -408,10 +408,12 @@ class _FileChecks:
             self.invalid_otus.problem("invalid_otus", "Some OTUs are invalid", "otus"),
         ]
         header = self.summary.header
+        # What the reference takes from the header must be storable: a NUL character would
+        # fail the write after every OTU was written, as an unexpected error.
         header_errors = {
-            key: ["Must be a string or null."]
+            key: ["Must be a string or null."] if not isinstance(header[key], str) else ["Null characters are not allowed."]
             for key in HEADER_KEYS
-            if header.get(key) is not None and not isinstance(header[key], str)
+            if header.get(key) is not None and (not isinstance(header[key], str) or "\x00" in header[key])
         }
         if header_errors:
             problems.insert(0, {"id": "invalid_file", "message": "Invalid top-level fields", "errors": header_errors})

@@ -27,6 +27,7 @@ from refs.processes.common import (
     TransferError,
     process_context,
     reference_fill_run,
+    reference_unfilled_remove,
 )
 from refs.processes.import_file import reference_file_import
 from refs.remotes import (
@@ -72,10 +73,16 @@ def reference_new(
     )
 
 
-def _queue(task_name: str, *args):
+def _queue(task_name: str, *args, fills: bool = False):
     # 503 now when the broker is down (the transaction rolls back); published on commit.
-    # Every task here takes (reference_id, process_id, ...): a late publish failure fails it.
-    task_enqueue(task_name, *args, process_id=args[1])
+    # Every task here takes (reference_id, process_id, ...): a late publish failure fails it,
+    # and the new reference a filling task was made for goes, as when the task itself fails.
+    on_error = None
+    if fills:
+        def on_error(error, reference_id=args[0]):
+            with transaction.atomic():
+                reference_unfilled_remove(reference_id=reference_id)
+    task_enqueue(task_name, *args, process_id=args[1], on_error=on_error)
 
 
 def reference_import_path(
@@ -161,7 +168,7 @@ def reference_create_import(
             name=name, description=description, organism=organism, data_type=data_type, public=public,
             imported_from={"id": upload.id, "name": upload.name, "user": {"id": user.username}},
         )
-        _queue("refs.import_reference", reference.id, reference.process_id, upload.id, user.pk)
+        _queue("refs.import_reference", reference.id, reference.process_id, upload.id, user.pk, fills=True)
     return reference
 
 
@@ -189,7 +196,7 @@ def reference_create_clone(
             restrict_source_types=source.restrict_source_types,
             source_types=list(source.source_types or []),
         )
-        _queue("refs.clone_reference", reference.id, reference.process_id, source.id, user.pk)
+        _queue("refs.clone_reference", reference.id, reference.process_id, source.id, user.pk, fills=True)
     return reference
 
 
@@ -225,7 +232,7 @@ def reference_create_remote(
             installed=None,
             updates=[update_document(release, user=user)],
         )
-        _queue("refs.remote_reference", reference.id, reference.process_id, user.pk)
+        _queue("refs.remote_reference", reference.id, reference.process_id, user.pk, fills=True)
     return reference
 
 

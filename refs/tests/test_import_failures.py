@@ -443,3 +443,62 @@ def test_through_a_worker_bad_files_are_400_or_leave_only_their_failed_process(
     assert process["error"] is None
     assert [r["id"] for r in curator_client.get("/api/refs").json()["documents"]] == [good.json()["id"]]
     assert OTU.objects.filter(reference_id=good.json()["id"]).count() == 4
+
+
+# The task never published ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["import", "clone"])
+def test_a_fill_task_that_cannot_be_published_after_the_commit_leaves_only_its_failed_process(
+    kind, curator, curator_client, tmp_path, django_capture_on_commit_callbacks
+):
+    """The broker answers the check and is gone when the transaction commits: the process
+    fails with "Task queue unavailable" and the reference made for it goes, as after any
+    failure of the task itself."""
+    from virtool_site.celery import app as celery_app
+    from virtool_site.tests.test_faults import PrivateRedis, _celery_pools_reset
+
+    source = ReferenceFactory(user=curator)
+    OTUFactory(reference=source)
+    upload = upload_from(reference_file(tmp_path / "r.json.gz"), user=curator)
+    body = {"import_from": upload.id} if kind == "import" else {"clone_from": source.id}
+    redis_server = PrivateRedis(tmp_path)
+    conf = celery_app.conf
+    previous = conf.task_always_eager, conf.broker_url
+    conf.task_always_eager, conf.broker_url = False, redis_server.url
+    _celery_pools_reset()
+    try:
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = curator_client.post(
+                "/api/refs", {"name": "Filled", "data_type": "genome", **body}, format="json"
+            )
+        assert response.status_code == 201, response.json()
+        redis_server.kill()
+        for callback in callbacks:
+            callback()
+    finally:
+        conf.task_always_eager, conf.broker_url = previous
+        _celery_pools_reset()
+        redis_server.kill()
+    error = assert_failed_and_gone(curator_client, response.json())
+    assert error == {"id": "task_queue_unavailable", "message": "Task queue unavailable"}
+    if kind == "import":
+        assert Upload.objects.get(id=upload.id).reserved is False
+
+
+def test_a_header_field_with_a_null_character_is_an_invalid_file_and_leaves_only_its_failed_process(
+    curator, curator_client, tmp_path, django_capture_on_commit_callbacks
+):
+    path = reference_file(tmp_path / "r.json.gz", [file_otu()], organism="vir\x00us", data_type="gen\x00ome")
+    upload = upload_from(path, user=curator)
+    response = post_import(curator_client, upload.id, django_capture_on_commit_callbacks)
+    assert response.status_code == 201
+    error = assert_failed_and_gone(curator_client, response.json())
+    assert error["id"] == "invalid_reference_file", error
+    assert error["errors"] == [
+        {
+            "id": "invalid_file",
+            "message": "Invalid top-level fields",
+            "errors": {"data_type": ["Null characters are not allowed."], "organism": ["Null characters are not allowed."]},
+        }
+    ]
