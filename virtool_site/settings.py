@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         # DRF's JSONRenderer's bytes, rendered by orjson (virtool_site.api.renderers).
         "virtool_site.api.renderers.OrjsonRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "virtool_site.api.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, within a size and depth bound (virtool_site.api.parsers).

@@ -20,14 +20,22 @@ An answer may carry parts that are already JSON text (`JsonText`: a large part s
 was written, e.g. an index's changed OTUs): orjson copies them in unchanged; DRF's renderer,
 when it is the one used, decodes and writes them again, which gives the same bytes for text
 that orjson wrote from plain values.
+
+`BrowsableAPIRenderer` is DRF's (Accept: text/html), whose forms are a convenience: where a
+view cannot describe one (the method's permission answers Virtool's 403, a view without
+`serializer_class` or `queryset`), the page shows no form instead of failing with a 500.
 """
 
 import json
 import re
 
 import orjson
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework import renderers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+
+from virtool_site.errors import ApplicationError
 
 # orjson's spellings of a float that Python spells differently (see the module docstring):
 # `0.0000` not after a digit or a dot, and `e-` and one digit after a digit. Searched for as
@@ -96,3 +104,35 @@ class OrjsonRenderer(JSONRenderer):
         if b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
             rendered = rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         return rendered
+
+
+#: What a view raises when it cannot describe a form: DRF's configuration asserts, Django's.
+_NO_FORM = (AssertionError, ImproperlyConfigured, ApplicationError)
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API; a form the view cannot describe is left out (module docstring)."""
+
+    def show_form_for_method(self, view, method, request, obj):
+        try:
+            return super().show_form_for_method(view, method, request, obj)
+        except ApplicationError:  # a permission refusing with Virtool's error, not DRF's
+            return False
+
+    def get_rendered_html_form(self, data, view, method, request):
+        try:
+            return super().get_rendered_html_form(data, view, method, request)
+        except _NO_FORM:
+            return None
+
+    def get_raw_data_form(self, data, view, method, request):
+        try:
+            return super().get_raw_data_form(data, view, method, request)
+        except _NO_FORM:
+            return None
+
+    def get_filter_form(self, data, view, request):
+        try:
+            return super().get_filter_form(data, view, request)
+        except _NO_FORM:
+            return None

@@ -219,13 +219,13 @@ def data_dir(settings, read_world):
     return read_world.data_dir
 
 
-def _get(world, caller: str, url: str):
+def _get(world, caller: str, url: str, **headers):
     client = APIClient()
     if caller in world.users:
         client.force_authenticate(user=world.users[caller])
     elif caller != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=world.keys[caller])
-    return client.get(url.format(**world.ids))
+    return client.get(url.format(**world.ids), **headers)
 
 
 def _answer(response) -> dict:
@@ -262,6 +262,20 @@ def test_read_answer_is_the_pinned_answer(caller, url, read_world, needs_postgre
     assert answer["status"] == pinned["status"]
     assert answer["content_type"] == pinned["content_type"]
     assert answer["body"] == pinned["body"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caller,url", REQUESTS, ids=[_name(caller, url) for caller, url in REQUESTS])
+def test_read_asked_for_as_html_answers_the_same_status_and_never_500(caller, url, read_world, needs_postgresql):
+    """A browser (Accept: text/html) gets the browsable page of the same answer, or 406 where
+    only JSON is served (BrAPI): the page's forms never turn a read into a 500."""
+    with transaction.atomic():
+        response = _get(read_world, caller, url, HTTP_ACCEPT="text/html")
+        transaction.set_rollback(True)
+    pinned = _pinned()[_name(caller, url)]
+    assert response.status_code in (pinned["status"], 406), response.content[:500]
+    if response.status_code != 406:
+        assert response["Content-Type"].startswith(("text/html", pinned["content_type"].split(";")[0]))
 
 
 def test_every_pinned_answer_has_a_request():

@@ -117,3 +117,26 @@ def test_stored_json_text_renders_as_the_values_it_was_written_from(document):
 def test_stored_json_text_renders_in_indented_answers():
     rendered = OrjsonRenderer().render({"otus": JsonText('[{"id":"a","name":"\u2028"}]')}, "application/json; indent=2")
     assert rendered == JSONRenderer().render({"otus": [{"id": "a", "name": "\u2028"}]}, "application/json; indent=2")
+
+
+# The browsable API (Accept: text/html) ------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/refs", "/api/users", "/api/groups", "/api/processes", "/api/uploads"])
+def test_browsable_api_page_is_no_500_for_a_user_without_the_rights_of_its_forms(user_client, path):
+    """The page's forms ask the view's permissions for POST and friends, which answer a plain
+    user with Virtool's InsufficientRights: no form then, not a 500."""
+    response = user_client.get(path, HTTP_ACCEPT="text/html")
+
+    assert response.status_code < 500
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/groups", "/api/processes"])
+def test_browsable_api_page_is_no_500_for_views_without_a_serializer_class_or_queryset(admin_client, path):
+    response = admin_client.get(path, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
