@@ -312,7 +312,9 @@ def blast_advance(*, blast_id: str) -> float | None:
     if blast.backend == NuVsBlast.Backend.LOCAL:
         try:
             result = blast_backends.local_search(sequence)
-        except (blast_backends.BlastError, StorageUnavailable) as error:
+        # OSError: this worker's scratch cannot take the database (full, not writable); the
+        # BLAST ends with it rather than staying pending for ever.
+        except (blast_backends.BlastError, StorageUnavailable, OSError) as error:
             _blast_fail(blast_id, error)
             return None
         _blast_save(blast_id, ready=True, result=result, error=None)

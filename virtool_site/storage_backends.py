@@ -9,6 +9,7 @@ beyond Django's API, with the same names as the S3 backend (`virtool_site.storag
 `objects`, `download_url`, `error_translate`, `check`.
 """
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.move import file_move_safe
 from django.core.files.storage import FileSystemStorage
+
+
+#: OSError numbers meaning DATA_DIR cannot keep files now.
+UNAVAILABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENOTDIR, errno.EIO}
 
 
 class LocalDataStorage(FileSystemStorage):
@@ -100,7 +105,13 @@ class LocalDataStorage(FileSystemStorage):
         return None
 
     def error_translate(self, error: BaseException) -> BaseException | None:
-        """Local file errors keep their meaning (nothing is 'unreachable')."""
+        """DATA_DIR refusing a write (no permission, full, read-only, a file where a folder
+        goes, I/O error) as StorageUnavailable, as health reports it; other local file errors
+        (a missing file, a bad gzip read by a caller) keep their meaning."""
+        from virtool_site.storage import StorageUnavailable
+
+        if isinstance(error, OSError) and error.errno in UNAVAILABLE_ERRNOS:
+            return StorageUnavailable(detail=f"{type(error).__name__}: {error}")
         return None
 
     def check(self) -> None:
@@ -108,4 +119,4 @@ class LocalDataStorage(FileSystemStorage):
         root = Path(self.location)
         root.mkdir(parents=True, exist_ok=True)
         if not os.access(root, os.W_OK):
-            raise PermissionError(f"{root} is not writable")
+            raise PermissionError(errno.EACCES, "DATA_DIR is not writable", str(root))

@@ -286,13 +286,13 @@ class AnalysisDocumentView(APIView):
 class AnalysisBlastView(APIView):
     @extend_schema(
         request=None,
-        responses=responses({200: s.BlastSerializer}, 400, 403, 404, 409),
+        responses=responses({200: s.BlastSerializer}, 400, 403, 404, 409, 503),
         tags=ANALYSES,
         description="Needs the write right on the sample. BLASTs the NuVs contig whose `index` is "
         "`sequence_index` (a BLAST of it before is replaced); the search runs in the background and its "
         "result appears under the contig in the analysis document. `rid` is null until NCBI has accepted "
         "the search (ncbi backend). 404 \"Analysis not found\", 404 \"Sequence not found\", "
-        "409 \"Not a NuVs analysis\", 409 \"Analysis is still running\".",
+        "409 \"Not a NuVs analysis\", 409 \"Analysis is still running\"; 503 \"Task queue unavailable\".",
     )
     def put(self, request, analysis_id, sequence_index):
         analysis = selectors.analysis_get(

@@ -130,3 +130,38 @@ def test_blast_while_the_store_is_unreachable_fails_with_its_message(
         assert owner_client.put(f"/api/analyses/{nuvs.id}/0/blast", {}, format="json").status_code == 200
     record = NuVsBlast.objects.get(analysis=nuvs)
     assert not record.ready and record.error == "Storage unavailable"
+
+
+def test_upload_when_local_storage_cannot_be_written_is_503_and_keeps_nothing(owner_client, analysis, data_dir):
+    (data_dir / "analyses").write_text("")  # a regular file where the analyses' folder goes
+    response = upload(owner_client, analysis.id)
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    assert not AnalysisFile.objects.exists()
+
+
+def test_blast_whose_database_cannot_be_fetched_into_scratch_fails_with_its_message(
+    owner_client, sample, otu_sequences, data_dir, django_capture_on_commit_callbacks
+):
+    """A worker's scratch that cannot take the database (full, or not a folder) ends the BLAST
+    with an error instead of leaving it pending for ever."""
+    call_command("build_blast_db", stdout=open("/dev/null", "w"))
+    (data_dir / "tmp").mkdir(exist_ok=True)
+    (data_dir / "tmp" / "blast").write_text("")  # a regular file where the fetched databases go
+    nuvs = AnalysisFactory(sample=sample, workflow=Workflow.NUVS, ready=True, results=nuvs_results(["ACGT" * 100]))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.put(f"/api/analyses/{nuvs.id}/0/blast", {}, format="json").status_code == 200
+    record = NuVsBlast.objects.get(analysis=nuvs)
+    assert not record.ready and record.error
+
+
+def test_removal_when_local_storage_cannot_be_reached_is_503_and_changes_nothing(
+    owner_client, sample, analysis, settings, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.DATA_DIR = str(blocker / "data")  # under a regular file: DATA_DIR cannot be used
+    response = owner_client.delete(f"/api/analyses/{analysis.id}")
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    response = owner_client.delete(f"/api/samples/{sample.id}")
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    assert Analysis.objects.filter(id=analysis.id).exists() and Sample.objects.filter(id=sample.id).exists()

@@ -102,7 +102,7 @@ class ReferenceIndexesView(PagedListView):
             )
         ],
         request=s.IndexCreateSerializer,
-        responses=responses({201: s.IndexCreatedSerializer}, 400, 403, 404, 409, 422),
+        responses=responses({201: s.IndexCreatedSerializer}, 400, 403, 404, 409, 422, 503),
         tags=TAGS,
     )
     def post(self, request, ref_id):

@@ -108,3 +108,12 @@ def test_a_local_blast_runs_on_the_builds_worker(two_queues, client_for, user_fa
     assert client_for(owner).put(f"/api/analyses/{nuvs.id}/0/blast", {}, format="json").status_code == 200
     wait_for(lambda: NuVsBlast.objects.get(analysis=nuvs).ready, timeout=60, message="the BLAST", log=builds.log)
     assert received(builds, "analyses.blast_run") and not received(default, "analyses.blast_run")
+
+
+def test_the_schema_documents_503_for_starting_a_build_and_a_blast():
+    """Both answer 503 "Task queue unavailable" when the broker is down (test_faults.py)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    assert "503" in paths["/api/refs/{ref_id}/indexes"]["post"]["responses"]
+    assert "503" in paths["/api/analyses/{analysis_id}/{sequence_index}/blast"]["put"]["responses"]

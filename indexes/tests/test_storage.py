@@ -163,6 +163,14 @@ def test_job_api_upload_while_the_store_is_unreachable_is_503_and_keeps_nothing(
     assert not IndexFile.objects.exists()
 
 
+def test_job_api_upload_when_local_storage_cannot_be_written_is_503_and_keeps_nothing(external, job_client, data_dir):
+    index, key = external
+    (data_dir / "references").write_text("")  # a regular file where the references' folder goes
+    response = upload(job_client(index.job_id, key), index.id, "reference.fa.gz")
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    assert not IndexFile.objects.exists()
+
+
 def test_download_while_the_store_is_unreachable_is_503(
     user_client, built_reference, s3_storage, django_capture_on_commit_callbacks
 ):
