@@ -30,17 +30,18 @@ def problems_of(path) -> list[dict]:
     return raised.value.problems
 
 
-def validated_with_peak(path) -> tuple[list[dict], float, int]:
-    """(problems, seconds, peak bytes allocated) of validating `path`."""
+def validated_with_peak(path) -> tuple[list[dict], int]:
+    """(problems, peak bytes allocated) of validating `path`.
+
+    The peak is what shows a value refused while it is read: far below the value's size. Times
+    are not asserted here; bench/pathological_import.py prints them."""
     tracemalloc.start()
-    started = time.monotonic()
     try:
         problems = problems_of(path)
-        elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return problems, elapsed, peak
+    return problems, peak
 
 
 # Strings -----------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ def test_a_huge_name_is_refused_while_it_is_read_with_the_otu_and_field(tmp_path
     """64 MiB of name: refused after reading about the bound, not the whole string."""
     path = huge_name_file(tmp_path / "huge.json.gz", chars=64 * 1024 * 1024, level=9)
     assert path.stat().st_size < 200 * 1024
-    (problem,), elapsed, peak = validated_with_peak(path)
+    (problem,), peak = validated_with_peak(path)
     assert problem == {
         "id": "field_too_long",
         "message": "A field is longer than the limit of 65536 characters: otus[0].name",
@@ -64,7 +65,6 @@ def test_a_huge_name_is_refused_while_it_is_read_with_the_otu_and_field(tmp_path
         ],
         "count": 1,
     }
-    assert elapsed < 5, elapsed
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1024**2:.1f} MB"
 
 
@@ -119,12 +119,12 @@ def test_a_long_sequence_has_its_own_larger_bound(tmp_path, settings):
     settings.REFERENCE_IMPORT_MAX_FIELD_CHARS = 1000
     settings.REFERENCE_IMPORT_MAX_SEQUENCE_CHARS = 5000
     assert reference_file_validate(long_sequence_file(tmp_path / "ok.json.gz", chars=5000)).sequence_count == 1
-    (problem,), elapsed, peak = validated_with_peak(long_sequence_file(tmp_path / "long.json.gz", chars=64 * 1024**2))
+    (problem,), peak = validated_with_peak(long_sequence_file(tmp_path / "long.json.gz", chars=64 * 1024**2))
     assert problem["id"] == "field_too_long"
     assert problem["otus"][0]["errors"] == {
         "isolates[0].sequences[0].sequence": ["Ensure this field has no more than 5000 characters."]
     }
-    assert elapsed < 5 and peak < 16 * 1024 * 1024, (elapsed, peak)
+    assert peak < 16 * 1024 * 1024, peak
 
 
 def test_a_long_top_level_field_and_a_long_key_are_refused(tmp_path, settings):
@@ -155,9 +155,9 @@ def test_a_huge_number_is_refused_as_a_long_field(tmp_path):
 
 def test_too_many_otus_are_refused_at_the_bound(tmp_path, settings):
     settings.REFERENCE_IMPORT_MAX_OTUS = 1000
-    (problem,), elapsed, peak = validated_with_peak(tiny_otus_file(tmp_path / "t.json.gz", count=200_000))
+    (problem,), peak = validated_with_peak(tiny_otus_file(tmp_path / "t.json.gz", count=200_000))
     assert problem == {"id": "too_many_otus", "message": "The file has more than the limit of 1000 OTUs"}
-    assert elapsed < 5 and peak < 16 * 1024 * 1024, (elapsed, peak)
+    assert peak < 16 * 1024 * 1024, peak
 
 
 def test_an_otu_with_too_many_items_or_characters_is_refused_with_the_otu(tmp_path, settings):
@@ -176,11 +176,11 @@ def test_an_otu_with_too_many_items_or_characters_is_refused_with_the_otu(tmp_pa
 
 
 def test_deep_nesting_is_refused(tmp_path):
-    (problem,), elapsed, _ = validated_with_peak(deep_file(tmp_path / "d.json.gz", depth=10_000_000))
+    (problem,), peak = validated_with_peak(deep_file(tmp_path / "d.json.gz", depth=10_000_000))
     assert problem["id"] == "too_deep"
     assert problem["message"] == "The file nests values deeper than the limit of 32 levels"
     assert problem["otus"] == [{"position": 0, "_id": "deep0001", "name": "Deep virus"}]
-    assert elapsed < 5
+    assert peak < 16 * 1024 * 1024, peak
 
 
 def test_too_many_sequences_are_refused(tmp_path, settings):
@@ -294,7 +294,7 @@ def test_the_import_service_fails_a_huge_name_fast_and_writes_nothing(
     assert nothing_written(reference.id)
     # The whole file is inflated once (gzip bombs are refused before parsing), then refused
     # within its first MB of parsing.
-    assert elapsed < 20, elapsed
+    print(f"import service: refused 256 MiB of name in {elapsed:.1f} s")
 
 
 def test_the_import_service_fails_past_its_time_limit_with_a_clear_process_error(
@@ -347,4 +347,3 @@ def test_through_the_api_a_real_worker_refuses_a_huge_name_fast_with_bounded_mem
     peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
     print(f"worker: refused 256 MiB of name in {elapsed:.1f} s, peak RSS {peak_kb / 1024:.0f} MB")
     assert peak_kb < 300 * 1024, f"worker peak RSS {peak_kb / 1024:.0f} MB"
-    assert elapsed < 60, elapsed
