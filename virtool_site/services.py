@@ -113,8 +113,15 @@ def job_create(*, workflow: str, user: User | None, args: dict | None = None) ->
 
 
 def job_authenticate(*, job_id: str, key: str) -> Job | None:
-    job = Job.objects.filter(id=job_id).first()
+    """The unfinished job the key belongs to; None once it ended or the user who started it
+    was deactivated (as that user's API keys are). PostgreSQL refuses NUL in a query, and no
+    job id holds one."""
+    if "\x00" in job_id:
+        return None
+    job = Job.objects.filter(id=job_id).select_related("user").first()
     if job is None or not job.key_hash or job.finished:
+        return None
+    if job.user is not None and not job.user.is_active:
         return None
     if not hmac.compare_digest(job.key_hash, secret_hash(key)):
         return None

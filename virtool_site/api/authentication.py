@@ -2,7 +2,6 @@
 (`Basic base64("job-{id}:{key}")`)."""
 
 import base64
-import binascii
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -27,7 +26,7 @@ def _credentials(request) -> tuple[str, str | None, str] | None:
     if scheme == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, or a non-ASCII character
             raise exceptions.AuthenticationFailed("Malformed authorization header")
         username, sep, secret = decoded.partition(":")
         if not sep:

@@ -116,3 +116,36 @@ def test_session_authentication_serves_the_browsable_api(client, user):
     response = client.get("/api/account", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"<html" in response.content.lower()
+
+
+@pytest.mark.parametrize("header", ["Basic é", "Basic \xff\xfe", "Basic dXNlcjprZXk=é"])
+def test_basic_credentials_that_are_not_ascii_base64_are_401(api_client, header):
+    response = api_client.get("/api/account", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["id"] == "unauthorized"
+
+
+@pytest.mark.parametrize("username", ["job-\x00", "job-ab\x00cd", "job-" + "a" * 5000])
+def test_job_credentials_naming_an_impossible_job_id_are_401(api_client, user, username):
+    job_create(workflow="build_index", user=user)
+    response = api_client.get("/api/jobs/abc", HTTP_AUTHORIZATION=basic(username, "key"))
+    assert response.status_code == 401
+    assert response.json()["id"] == "unauthorized"
+
+
+def test_job_key_is_refused_once_the_user_who_started_the_job_is_deactivated(api_client, user):
+    job, key = job_create(workflow="build_index", user=user)
+    header = basic(f"job-{job.id}", key)
+    assert api_client.get(f"/api/jobs/{job.id}", HTTP_AUTHORIZATION=header).status_code == 200
+    user.is_active = False
+    user.save()
+    assert api_client.get(f"/api/jobs/{job.id}", HTTP_AUTHORIZATION=header).status_code == 401
+
+
+def test_job_key_is_refused_once_the_job_is_cancelled(api_client, user):
+    from virtool_site.services import job_cancel
+
+    job, key = job_create(workflow="build_index", user=user)
+    job_cancel(job_id=job.id)
+    response = api_client.get(f"/api/jobs/{job.id}", HTTP_AUTHORIZATION=basic(f"job-{job.id}", key))
+    assert response.status_code == 401
