@@ -10,6 +10,7 @@ guard). `Reference.revision` counts the commits that changed the reference's dat
 from django.db import connections
 
 from refs.models import Reference
+from virtool_site.errors import NotFound
 
 
 def _connection():
@@ -32,6 +33,16 @@ def reference_revision_bump(*, reference_ids) -> None:
         sql += " RETURNING set_config('virtool.revision_bumped', 'on', true)"
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
+
+
+def reference_revision_bump_live(*, reference_id: str) -> None:
+    """Raise the reference's revision, then NotFound unless it is still live. A writer checks
+    visibility before it waits for the reference's lock: a reference deleted (marked, or its
+    row gone) meanwhile must not take the write (a gone row would fail a foreign key at
+    commit, a 500); once the lock is held, no deletion can start."""
+    reference_revision_bump(reference_ids=reference_id)
+    if not Reference.objects.filter(id=reference_id).exists():
+        raise NotFound()
 
 
 def references_revision_bump_all() -> None:

@@ -17,7 +17,7 @@ from history.services import change_record
 from refs.documents import otu_document_load, otu_issues
 from refs.models import OTU, Reference
 from refs.permissions import reference_rights_check, references_visible
-from refs.revisions import reference_revision_bump
+from refs.revisions import reference_revision_bump_live
 from virtool_site.errors import BadRequest, NotFound
 
 
@@ -71,7 +71,7 @@ def _reference_for_change(*, user, reference) -> Reference:
     if reference is None:
         raise NotFound()
     reference_rights_check(user=user, reference=reference, right="modify_otu")
-    reference_revision_bump(reference_ids=reference.id)
+    reference_revision_bump_live(reference_id=reference.id)
     return reference
 
 
@@ -85,7 +85,7 @@ def otu_lock(*, user, otu_id: str) -> tuple[OTU, dict]:
     if reference_id is None:
         raise NotFound()
     reference_rights_check(user=user, reference=reference_id, right="modify_otu")
-    reference_revision_bump(reference_ids=reference_id)
+    reference_revision_bump_live(reference_id=reference_id)
     otu = OTU.objects.select_for_update().filter(id=otu_id).first()
     if otu is None:  # removed while we waited for the lock
         raise NotFound()

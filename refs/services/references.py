@@ -5,7 +5,7 @@ from django.db import transaction
 
 from refs.models import OTU, Reference, ReferenceUser
 from refs.permissions import reference_rights_check
-from refs.revisions import reference_revision_bump
+from refs.revisions import reference_revision_bump, reference_revision_bump_live
 from virtool_site.errors import BadRequest
 
 
@@ -67,7 +67,7 @@ def reference_edit(*, user, reference: Reference, **changes) -> Reference:
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     reference_rights_check(user=user, reference=reference, right="modify")
-    reference_revision_bump(reference_ids=reference.pk)  # also locks the row
+    reference_revision_bump_live(reference_id=reference.pk)  # also locks the row
     reference = Reference.objects.get(pk=reference.pk)
     if "internal_control" in changes:
         otu_id = changes["internal_control"] or None

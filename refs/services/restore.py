@@ -6,7 +6,7 @@ from django.db import transaction
 from refs.documents import otu_document_load
 from refs.models import OTU, Isolate, Sequence
 from refs.permissions import reference_rights_check, references_visible
-from refs.revisions import reference_revision_bump
+from refs.revisions import reference_revision_bump_live
 from refs.services.otus import otu_name_abbreviation_message, otu_unique_write
 from virtool_site.errors import Conflict, NotFound
 
@@ -107,8 +107,9 @@ class OtuStore:
 
     def lock(self, *, otu_id: str, reference_id: str) -> dict | None:
         """Raise the reference's revision (its lock comes first, as in every OTU change), lock
-        the OTU row (if the OTU exists) and return its joined document."""
-        reference_revision_bump(reference_ids=reference_id)
+        the OTU row (if the OTU exists) and return its joined document; 404 when the
+        reference was deleted while we waited for its lock."""
+        reference_revision_bump_live(reference_id=reference_id)
         if not list(OTU.objects.select_for_update().filter(id=otu_id).values_list("id", flat=True)):
             return None
         return otu_document_load(otu_id)

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from refs.models import Reference, ReferenceGroup, ReferenceUser
 from refs.permissions import RIGHT_ALIASES, RIGHTS, reference_rights_check
-from refs.revisions import reference_revision_bump
+from refs.revisions import reference_revision_bump_live
 from virtool_site.errors import BadRequest, NotFound
 
 
@@ -37,7 +37,7 @@ def _member_kind(kind: str):
 def _reference_member_add(*, kind: str, user, reference: Reference, member_id: str, rights: dict):
     model, field, member_model, key, label = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
-    reference_revision_bump(reference_ids=reference.pk)
+    reference_revision_bump_live(reference_id=reference.pk)
     member = member_model.objects.filter(**{key: member_id}).first()
     if member is None:
         raise BadRequest(f"{label} does not exist")
@@ -54,7 +54,7 @@ def _reference_member_add(*, kind: str, user, reference: Reference, member_id: s
 def _reference_member_edit(*, kind: str, user, reference: Reference, member_id: str, rights: dict):
     model, field, _, key, _ = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
-    reference_revision_bump(reference_ids=reference.pk)
+    reference_revision_bump_live(reference_id=reference.pk)
     entry = (
         model.objects.select_for_update()
         .select_related(field)
@@ -75,7 +75,7 @@ def _reference_member_edit(*, kind: str, user, reference: Reference, member_id: 
 def _reference_member_remove(*, kind: str, user, reference: Reference, member_id: str) -> None:
     model, field, _, key, _ = _member_kind(kind)
     reference_rights_check(user=user, reference=reference, right="modify")
-    reference_revision_bump(reference_ids=reference.pk)
+    reference_revision_bump_live(reference_id=reference.pk)
     deleted, _ = model.objects.filter(reference=reference, **{f"{field}__{key}": member_id}).delete()
     if not deleted:
         raise NotFound()

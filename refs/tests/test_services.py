@@ -270,3 +270,114 @@ def test_edits_reverts_and_builds_of_one_reference_queue_without_deadlock(owner,
 
     assert run_concurrently(4, work) == []
     assert Reference.objects.values_list("revision", flat=True).get(id=reference.id) - start == len(committed)
+
+
+# A reference deleted while a writer waits for its revision lock ------------------------------
+
+
+def _delete_reference_while_a_writer_waits(reference, *, hard: bool, write):
+    """Another connection bumps the reference's revision (taking its row lock), deletes it
+    (`hard`: the row itself, as the deletion task's last step; else marks it deleted, as
+    DELETE /api/refs does) and commits only once `write`, run here, waits on that lock; so
+    `write` saw the reference before the delete and takes the lock after it."""
+    from django.db import transaction
+
+    from refs.models import Reference
+    from refs.revisions import reference_revision_bump
+
+    locked, errors = threading.Event(), []
+
+    def deleter():
+        try:
+            with transaction.atomic():
+                reference_revision_bump(reference_ids=reference.id)
+                if hard:
+                    Change.objects.filter(reference_id=reference.id).delete()
+                    OTU.objects.filter(reference_id=reference.id).delete()
+                    Reference.all_objects.filter(id=reference.id).delete()
+                else:
+                    Reference.all_objects.filter(id=reference.id).update(deleted=True)
+                locked.set()
+                with connection.cursor() as cursor:
+                    for _ in range(400):
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        threading.Event().wait(0.05)
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            errors.append(error)
+        finally:
+            locked.set()
+            connection.close()
+
+    thread = threading.Thread(target=deleter)
+    thread.start()
+    assert locked.wait(30)
+    try:
+        return write()
+    finally:
+        thread.join(timeout=60)
+        assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+@pytest.mark.parametrize("hard", [True, False], ids=["row deleted", "marked deleted"])
+def test_otu_create_in_a_reference_deleted_while_it_waits_is_404(owner, reference, hard):
+    with pytest.raises(NotFound):
+        _delete_reference_while_a_writer_waits(
+            reference, hard=hard, write=lambda: services.otu_create(user=owner, reference=reference, name="Late virus")
+        )
+    assert not OTU.objects.filter(name="Late virus").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+@pytest.mark.parametrize("hard", [True, False], ids=["row deleted", "marked deleted"])
+def test_otu_edit_in_a_reference_deleted_while_it_waits_is_404(owner, reference, hard):
+    otu = services.otu_create(user=owner, reference=reference, name="Doomed virus")
+    with pytest.raises(NotFound):
+        _delete_reference_while_a_writer_waits(
+            reference, hard=hard, write=lambda: services.otu_edit(user=owner, otu_id=otu.id, abbreviation="DV")
+        )
+    assert not Change.objects.filter(otu_id=otu.id, otu_version=1).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+def test_revert_in_a_reference_marked_deleted_while_it_waits_is_404(owner, reference):
+    otu = services.otu_create(user=owner, reference=reference, name="Doomed virus")
+    services.otu_edit(user=owner, otu_id=otu.id, abbreviation="DV")
+    with pytest.raises(NotFound):
+        _delete_reference_while_a_writer_waits(
+            reference, hard=False, write=lambda: change_revert(user=owner, change_id=f"{otu.id}.1")
+        )
+    assert Change.objects.filter(id=f"{otu.id}.1").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+@pytest.mark.parametrize("hard", [True, False], ids=["row deleted", "marked deleted"])
+def test_reference_edit_of_a_reference_deleted_while_it_waits_is_404(owner, reference, hard):
+    with pytest.raises(NotFound):
+        _delete_reference_while_a_writer_waits(
+            reference, hard=hard, write=lambda: services.reference_edit(user=owner, reference=reference, name="Late")
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+@pytest.mark.parametrize("hard", [True, False], ids=["row deleted", "marked deleted"])
+def test_rights_given_on_a_reference_deleted_while_it_waits_are_404(owner, reference, user_factory, hard):
+    from refs.models import ReferenceUser
+
+    curator = user_factory(username="curator")
+    with pytest.raises(NotFound):
+        _delete_reference_while_a_writer_waits(
+            reference,
+            hard=hard,
+            write=lambda: services.reference_user_add(user=owner, reference=reference, user_id="curator", rights={}),
+        )
+    assert not ReferenceUser.objects.filter(user=curator).exists()
