@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from analyses import services
+from analyses.api.serializers import SampleCreateSerializer, SampleUpdateSerializer
 from analyses.models import Analysis, AnalysisFile, NuVsBlast, Sample, Workflow
 from analyses.permissions import WRITE, sample_has_right, sample_rights_check, samples_readable
+from refs.admin_forms import serializer_validate
 from refs.admin_support import (
     CuratorAdminMixin,
     ServiceErrorsMixin,
@@ -51,6 +53,19 @@ class SampleForm(forms.ModelForm):
     class Meta:
         model = Sample
         fields = (*SAMPLE_FIELDS, *RIGHT_FIELDS)
+
+    def clean(self):
+        """What the API's request serializer refuses (control characters, ...) is refused here
+        too: everything on the add page, only what changed on an edit."""
+        cleaned = super().clean()
+        adding = self.instance._state.adding
+        names = (*SAMPLE_FIELDS, *RIGHT_FIELDS) if adding else self.changed_data
+        data = {name: cleaned[name] for name in names if name in cleaned}
+        if data.get("group") is not None:
+            data["group"] = data["group"].name
+        if data:
+            serializer_validate(SampleCreateSerializer if adding else SampleUpdateSerializer, data, self)
+        return cleaned
 
 
 @admin.register(Sample)

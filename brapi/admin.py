@@ -16,6 +16,7 @@ from brapi.models import ExternalReference, Reference, ReferenceChunk, Reference
 from brapi.refget.services import referenceset_seqcol_store
 from brapi.selectors import referencesets_visible
 from brapi.storage import bases_read
+from virtool_site.admin import NulSafeChangeListMixin
 
 PREVIEW_BASES = 120
 
@@ -55,7 +56,7 @@ class ReferenceExternalInline(ExternalReferenceInline):
 
 
 @admin.register(ReferenceSet)
-class ReferenceSetAdmin(admin.ModelAdmin):
+class ReferenceSetAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "id", "species_term", "common_crop_name", "reference_count", "public", "index", "created_at")
     list_filter = ("public", "common_crop_name")
     search_fields = ("id", "name", "accession", "md5checksum", "species_term")
@@ -108,8 +109,10 @@ class ReferenceSetAdmin(admin.ModelAdmin):
         services.referenceset_delete(reference_set=obj)
 
     def delete_queryset(self, request, queryset):
-        for reference_set in queryset:
-            services.referenceset_delete(reference_set=reference_set)
+        # Django's "Delete selected" runs outside a transaction: all the sets or none.
+        with transaction.atomic():
+            for reference_set in queryset:
+                services.referenceset_delete(reference_set=reference_set)
 
     @admin.action(description="Republish selected sets from their Virtool index")
     def republish(self, request, queryset):
@@ -121,7 +124,7 @@ class ReferenceSetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "id", "reference_set", "length", "md5checksum", "accession", "species_term")
     list_select_related = ("reference_set",)
     list_filter = ("is_derived",)
@@ -185,7 +188,7 @@ class ReferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Search)
-class SearchAdmin(admin.ModelAdmin):
+class SearchAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "user", "created_at", "expires_at")
     list_filter = ("kind",)
     readonly_fields = ("id", "kind", "criteria", "page_size", "user", "created_at", "expires_at")

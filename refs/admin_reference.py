@@ -10,6 +10,8 @@ from django.utils.html import format_html, format_html_join
 
 from indexes.models import Index
 from refs import services
+from refs.admin_forms import serializer_validate
+from refs.api.serializers import ReferenceCreateSerializer, ReferenceUpdateSerializer
 from refs.admin_reference_actions import ReferenceActionsMixin, process_link
 from refs.admin_rights import MEMBER_FIELDS, ReferenceGroupInline, ReferenceUserInline, rights_formset_save
 from refs.admin_support import CuratorAdminMixin, ServiceErrorsMixin, admin_link, is_curator, references_curated
@@ -48,6 +50,24 @@ class ReferenceForm(forms.ModelForm):
 
     def clean_source_types(self):
         return [part.strip() for part in (self.cleaned_data.get("source_types") or "").split(",") if part.strip()]
+
+    #: The fields of the add page, all given to reference_create.
+    CREATE_FIELDS = ("name", "description", "organism", "data_type", "public")
+
+    def clean(self):
+        """What the API's own request serializer refuses (control characters, overlong or too
+        many source types) is refused here too, with its messages on the fields."""
+        cleaned = super().clean()
+        if self.instance._state.adding:
+            serializer_class, names = ReferenceCreateSerializer, self.CREATE_FIELDS
+        else:
+            serializer_class, names = ReferenceUpdateSerializer, [
+                name for name in self.changed_data if name in services.REFERENCE_EDITABLE
+            ]
+        data = {name: cleaned[name] for name in names if name in cleaned}
+        if data:
+            serializer_validate(serializer_class, data, self)
+        return cleaned
 
 
 class ReferenceAdmin(ReferenceActionsMixin, ServiceErrorsMixin, CuratorAdminMixin, admin.ModelAdmin):

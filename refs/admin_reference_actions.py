@@ -14,7 +14,7 @@ from indexes import services as index_services
 from indexes.models import Index
 from refs import services
 from refs.admin_support import admin_link, admin_url, delete_selected_through_services, error_text
-from refs.models import OTU
+from refs.models import OTU, Reference
 from refs.permissions import reference_has_right, reference_rights_check
 from refs.processes.export import reference_export_stream
 from virtool_site.errors import ApplicationError, InsufficientRights
@@ -107,7 +107,8 @@ class ReferenceActionsMixin:
             clone = services.reference_create_clone(
                 user=request.user,
                 source_id=reference.id,
-                name=f"Clone of {reference.name}",
+                # A name near the limit would not fit with the prefix (a DataError, a 500).
+                name=f"Clone of {reference.name}"[: Reference._meta.get_field("name").max_length],
                 description="",
                 organism=reference.organism,
                 public=False,

@@ -16,6 +16,8 @@ from refs.permissions import RIGHTS, reference_has_right
 
 #: The member field of each rights model, which names the kind in the services.
 MEMBER_FIELDS = {ReferenceUser: "user", ReferenceGroup: "group"}
+#: The field that names a member in the services and the API (user_id, group_id).
+MEMBER_NAMES = {"user": "username", "group": "name"}
 
 
 class RightsInlineForm(forms.ModelForm):
@@ -25,6 +27,9 @@ class RightsInlineForm(forms.ModelForm):
         if self.instance.pk and member_field in self.fields:
             # An entry belongs to one member; give another member rights with a new row.
             self.fields[member_field].disabled = True
+            named_by = getattr(self.fields[member_field], "to_field_name", None)
+            if named_by:  # a member typed by name: show (and keep) the entry's by name too
+                self.initial[member_field] = getattr(getattr(self.instance, member_field), named_by)
 
 
 class RightsInline(admin.TabularInline):
@@ -47,6 +52,18 @@ class RightsInline(admin.TabularInline):
         # A plain select: the add/change/view-user popups are not for curators.
         if formfield is not None and isinstance(formfield.widget, RelatedFieldWidgetWrapper):
             formfield.widget = formfield.widget.widget
+        member = MEMBER_FIELDS[self.model]
+        if formfield is not None and db_field.name == member and not request.user.is_superuser:
+            # Only administrators may list users and groups (GET /api/users, /api/groups): a
+            # curator types the member's name, as the API's user_id / group_id.
+            formfield = forms.ModelChoiceField(
+                queryset=formfield.queryset,
+                to_field_name=MEMBER_NAMES[member],
+                widget=forms.TextInput,
+                label=formfield.label,
+                help_text=f"The {member}'s name",
+                error_messages={"invalid_choice": f"No such {member}."},
+            )
         return formfield
 
     def has_view_permission(self, request, obj=None):
@@ -75,7 +92,7 @@ class ReferenceGroupInline(RightsInline):
 
 def _member_id(kind: str, member) -> str:
     """How the services name a member: a user by username, a group by name."""
-    return member.username if kind == "user" else member.name
+    return getattr(member, MEMBER_NAMES[kind])
 
 
 def rights_formset_save(request, form, formset) -> None:

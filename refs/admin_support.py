@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from refs.models import Reference, ReferenceGroup, ReferenceUser
 from refs.permissions import RIGHTS, references_visible
+from virtool_site.admin import NulSafeChangeListMixin
 from virtool_site.errors import ApplicationError
 
 
@@ -97,7 +98,7 @@ class ServiceErrorsMixin:
             return self._refused(request, error)
 
 
-class CuratorAdminMixin:
+class CuratorAdminMixin(NulSafeChangeListMixin):
     """Active staff users reach these pages; what they see is narrowed by `get_queryset`."""
 
     def has_module_permission(self, request):

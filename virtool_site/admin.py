@@ -1,7 +1,15 @@
+"""The site-wide admin: users, API keys, processes, jobs and uploads, and the mixins every
+app's admin shares (read-only records, changelists that refuse a NUL instead of a 500)."""
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin import options as admin_options
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.html import format_html
 
@@ -14,6 +22,36 @@ from virtool_site.services import api_key_create, api_key_revoke
 # RecursionError (500). Admins copy these defaults when they are made, and this module is
 # imported (INSTALLED_APPS order) before the apps' admin modules make theirs.
 admin_options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"decoder": BoundedJSONDecoder}
+
+
+def _holds_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
+class NulSafeChangeListMixin:
+    """PostgreSQL refuses NUL in a query, and Django only finds out when the query runs (a 500).
+    A filter value or search with one is an invalid lookup, as Django treats any other (the
+    list again, `?e=1`); a selected id with one names nothing, so the action changes nothing."""
+
+    def get_changelist_instance(self, request):
+        if _holds_nul(request.GET.keys()) or _holds_nul(v for _, values in request.GET.lists() for v in values):
+            raise IncorrectLookupParameters("NUL in the query string")
+        return super().get_changelist_instance(request)
+
+    def _names_a_row(self, value: str) -> bool:
+        if "\x00" in value:
+            return False
+        try:
+            self.opts.pk.to_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    def response_action(self, request, queryset):
+        if not all(self._names_a_row(v) for v in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, "No item selected exists: nothing changed.", messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
 
 
 class ReadOnlyAdminMixin:
@@ -51,14 +89,23 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(NulSafeChangeListMixin, DjangoUserAdmin):
     fieldsets = DjangoUserAdmin.fieldsets + (("Virtool permissions", {"fields": PERMISSIONS}),)
     list_display = ("username", "email", "is_superuser", "is_active", *PERMISSIONS)
     list_filter = ("is_superuser", "is_active", *PERMISSIONS)
 
 
+# django.contrib.auth (listed before this app) registered Group; the same page, NUL-safe.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(NulSafeChangeListMixin, DjangoGroupAdmin):
+    pass
+
+
 @admin.register(GroupPermissions)
-class GroupPermissionsAdmin(admin.ModelAdmin):
+class GroupPermissionsAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     list_display = ("group", *PERMISSIONS)
 
 
@@ -69,7 +116,7 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     """Keys are made by `api_key_create`: the key is shown once, in a message; only its hash is
     stored, and the hash is never shown."""
 
@@ -83,6 +130,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
         return super().get_form(request, obj, **kwargs)
+
+    # A key acts as its user: staff who are not administrators make, see and revoke only
+    # their own, as the API lets every user do; a key of an administrator would be theirs.
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = User.objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -121,7 +179,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 
-class OwnWorkAdmin(admin.ModelAdmin):
+class OwnWorkAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     """Read-only pages of long work: staff see what they started, superusers everything.
 
     Curators follow links to the processes and jobs their admin actions start.
@@ -169,7 +227,7 @@ class JobAdmin(OwnWorkAdmin):
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(NulSafeChangeListMixin, admin.ModelAdmin):
     list_display = ("id", "name", "type", "size", "user", "created_at", "ready")
     list_filter = ("type",)
     search_fields = ("id", "name")

@@ -81,6 +81,20 @@ def test_a_name_in_use_is_refused(web, sample, staff_owner):
     assert sample.name == "Grapevine 1"
 
 
+@pytest.mark.parametrize("field", ["name", "host", "isolate", "locale"])
+def test_sample_edit_refuses_control_characters_as_the_api_does(web, sample, field):
+    before = Sample.objects.filter(pk=sample.pk).values().get()
+    response = web.post(f"{SAMPLES}{sample.pk}/change/", _sample_form(sample, **{field: "bell\x07"}))
+    assert response.status_code == 200 and field in response.context["adminform"].form.errors
+    assert Sample.objects.filter(pk=sample.pk).values().get() == before
+
+
+def test_add_sample_refuses_control_characters_as_the_api_does(web, staff_owner):
+    response = web.post(f"{SAMPLES}add/", {"name": "Grape\x1bvine", "library_type": "normal", "notes": ""})
+    assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
+    assert not Sample.objects.filter(name__startswith="Grape").exists()
+
+
 def test_only_the_owner_changes_sample_rights(client, user_factory, sample):
     writer = user_factory(username="writer", is_staff=True)
     Sample.objects.filter(pk=sample.pk).update(all_write=True)

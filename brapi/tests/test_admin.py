@@ -69,3 +69,26 @@ def test_republish_action(admin_browser, published):
     data = {"action": "republish", "_selected_action": [published["set"].id]}
     assert admin_browser.post("/admin/brapi/referenceset/", data).status_code == 302
     assert ReferenceSet.objects.get().references.count() == 3
+
+
+def test_bulk_delete_of_reference_sets_is_all_or_nothing(admin_browser, published, public_published, monkeypatch):
+    """A failure deleting the second set leaves the first one in place too."""
+    from brapi import services
+
+    delete = services.referenceset_delete
+    calls = []
+
+    def delete_then_fail(*, reference_set):
+        calls.append(reference_set.id)
+        if len(calls) == 2:
+            raise RuntimeError("disk gone")
+        delete(reference_set=reference_set)
+
+    monkeypatch.setattr(services, "referenceset_delete", delete_then_fail)
+    ids = [published["set"].id, public_published["set"].id]
+    data = {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+    with pytest.raises(RuntimeError):
+        admin_browser.post("/admin/brapi/referenceset/", data)
+    assert len(calls) == 2
+    assert ReferenceSet.objects.filter(id__in=ids).count() == 2
+    assert Reference.objects.filter(reference_set_id__in=ids).count() == 4

@@ -131,6 +131,31 @@ def test_reference_edit_refusal_is_a_message_and_changes_nothing(web, reference)
     assert reference.name == "Plant Viruses"
 
 
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"description": "bell\x07 and delete\x7f"}, "description"),
+        ({"name": "tab\x1bescape"}, "name"),
+        ({"source_types": "isolate, " + "s" * 65}, "source_types"),
+        ({"source_types": ", ".join(f"type{n}" for n in range(101))}, "source_types"),
+    ],
+)
+def test_reference_edit_refuses_what_the_api_refuses_and_changes_nothing(web, reference, changes, field):
+    before = Reference.objects.filter(pk=reference.pk).values().get()
+    response = web.post(reference_url(reference), _reference_form(reference, **changes))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert Reference.objects.filter(pk=reference.pk).values().get() == before
+
+
+def test_add_reference_refuses_control_characters_as_the_api_does(client, staff_factory):
+    client.force_login(staff_factory("creator", create_ref=True))
+    data = {"name": "New\x1b viruses", "description": "", "organism": "virus", "data_type": "genome"}
+    response = client.post(f"{REFERENCES}add/", data)
+    assert response.status_code == 200 and "name" in response.context["adminform"].form.errors
+    assert not Reference.objects.filter(name__startswith="New").exists()
+
+
 def test_reference_without_modify_right_is_read_only(client, staff_factory, reference):
     staff = staff_factory("builder")
     ReferenceUser.objects.create(reference=reference, user=staff, build=True)
@@ -149,7 +174,7 @@ def test_rights_inline_adds_edits_and_removes_through_services(web, reference, u
     data.update(
         {
             "user_rights-TOTAL_FORMS": "2",
-            "user_rights-1-user": str(helper.pk),
+            "user_rights-1-user": "helper",
             "user_rights-1-build": "on",
             "user_rights-1-modify_otu": "on",
         }
@@ -166,6 +191,31 @@ def test_rights_inline_adds_edits_and_removes_through_services(web, reference, u
     response = web.post(reference_url(reference), data)
     assert response.status_code == 302, _errors(response)
     assert not ReferenceUser.objects.filter(reference=reference, user=helper).exists()
+
+
+def test_rights_inlines_do_not_list_every_user_and_group_to_a_curator(web, reference, user_factory):
+    """GET /api/users and /api/groups are for administrators: a curator names a member instead."""
+    user_factory(username="bystander")
+    Group.objects.create(name="Secret lab")
+    page = web.get(reference_url(reference)).content.decode()
+    assert "bystander" not in page and "Secret lab" not in page
+    data = _reference_form(reference)
+    data.update({"user_rights-TOTAL_FORMS": "2", "user_rights-1-user": "nobody", "user_rights-1-build": "on"})
+    response = web.post(reference_url(reference), data)
+    assert response.status_code == 200
+    assert not ReferenceUser.objects.filter(reference=reference, user__username="nobody").exists()
+
+    # By name, then an existing entry (its member shown by name) edited.
+    data["user_rights-1-user"] = "bystander"
+    assert web.post(reference_url(reference), data).status_code == 302
+    data = _reference_form(reference)
+    rows = list(ReferenceUser.objects.filter(reference=reference).order_by("created_at", "id"))
+    row = [i for i, entry in enumerate(rows) if entry.user.username == "bystander"][0]
+    data[f"user_rights-{row}-modify"] = "on"
+    response = web.post(reference_url(reference), data)
+    assert response.status_code == 302, _errors(response)
+    entry = ReferenceUser.objects.get(reference=reference, user__username="bystander")
+    assert (entry.build, entry.modify) == (True, True)
 
 
 def test_add_reference_needs_create_ref_and_uses_reference_create(client, staff_factory):
@@ -263,6 +313,20 @@ def test_clone_action_starts_the_clone_process(web, reference, full_otu, curator
     assert OTU.objects.filter(reference=clone, name="Banana streak virus").exists()
     (message,) = messages_of(response)
     assert f"/admin/virtool_site/process/{process.id}/change/" in message
+
+
+def test_cloning_a_reference_with_a_long_name_gives_the_clone_a_name_that_fits(
+    web, reference, full_otu, curator, django_capture_on_commit_callbacks
+):
+    curator.create_ref = True
+    curator.save()
+    Reference.objects.filter(pk=reference.pk).update(name="ñ" * 255)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(reference_url(reference).replace("/change/", "/clone/"))
+    assert response.status_code == 302
+    clone = Reference.objects.exclude(pk=reference.pk).get()
+    assert clone.name == ("Clone of " + "ñ" * 255)[:255]
+    assert clone.cloned_from == {"id": reference.id, "name": "ñ" * 255}
 
 
 def test_clone_needs_the_create_ref_permission(web, reference):

@@ -57,3 +57,35 @@ def test_revoke_action_revokes_through_the_service(web, user, api_client):
     assert api_key.revoked_at is not None
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api_client.get("/api/processes").status_code == 401
+
+
+@pytest.fixture
+def key_keeper(client, user_factory):
+    """A staff user allowed to manage API keys (Django permissions), not an administrator."""
+    from django.contrib.auth.models import Permission
+
+    staff = user_factory(username="keykeeper", is_staff=True)
+    for codename in ("add_apikey", "view_apikey", "change_apikey"):
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(staff)
+    return staff
+
+
+def test_staff_cannot_make_a_key_for_another_user(client, key_keeper, admin_user):
+    response = client.post(f"{KEYS}add/", {"user": admin_user.pk, "name": "borrowed"})
+    assert response.status_code == 200 and "user" in response.context["adminform"].form.errors
+    assert not ApiKey.objects.filter(user=admin_user).exists()
+    assert client.post(f"{KEYS}add/", {"user": key_keeper.pk, "name": "mine"}).status_code == 302
+    assert ApiKey.objects.filter(user=key_keeper, name="mine").exists()
+
+
+def test_staff_see_and_revoke_only_their_own_keys(client, key_keeper, admin_user):
+    theirs, _ = api_key_create(user=admin_user, name="theirs")
+    mine, _ = api_key_create(user=key_keeper, name="mine")
+    listed = client.get(KEYS).content.decode()
+    assert "mine" in listed and "theirs" not in listed
+    assert client.get(f"{KEYS}{theirs.pk}/change/").status_code == 302
+    client.post(KEYS, {"action": "revoke", "_selected_action": [theirs.pk, mine.pk], "index": "0"})
+    theirs.refresh_from_db()
+    mine.refresh_from_db()
+    assert theirs.revoked_at is None and mine.revoked_at is not None

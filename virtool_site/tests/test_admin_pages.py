@@ -84,3 +84,28 @@ def test_curation_pages_load_for_a_staff_curator(client, user_factory, everythin
 def test_non_staff_users_cannot_use_the_admin(client, user_factory):
     client.force_login(user_factory(username="plain"))
     assert client.get("/admin/refs/otu/").status_code == 302
+
+
+#: Filter parameters the admin's own links and filters use, each given a NUL below.
+NUL_FILTERS = {
+    "/admin/refs/otu/": ("reference", "verified__exact"),
+    "/admin/refs/reference/": ("data_type__exact",),
+    "/admin/history/change/": ("reference", "otu_id", "index", "index__id__exact", "method_name__exact"),
+    "/admin/indexes/index/": ("reference",),
+    "/admin/analyses/analysis/": ("sample__id__exact", "workflow__exact"),
+    "/admin/brapi/reference/": ("reference_set__id__exact",),
+}
+
+
+def test_a_nul_in_any_changelist_filter_or_selection_is_refused_not_a_500(client, admin_user, everything):
+    """PostgreSQL refuses NUL in a query string literal; the admin must not pass one to it."""
+    client.force_login(admin_user)
+    for model, url in _pages():
+        for parameter in ("id", *NUL_FILTERS.get(url, ())):
+            response = client.get(url, {parameter: "a\x00b"})
+            assert response.status_code == 302 and response.url.endswith("?e=1"), (url, parameter)
+        actions = admin.site._registry[model].get_actions(client.get(url).wsgi_request)
+        for action in actions:
+            for selected in ("a\x00b", "not a number"):
+                data = {"action": action, "_selected_action": [selected], "index": "0", "post": "yes"}
+                assert client.post(url, data).status_code == 302, (url, action, selected)
