@@ -320,9 +320,16 @@ def fasta_chunk_rows(
         name, _, description = text.partition(" ")
         if not name:
             raise InvalidFasta(f"Empty FASTA header (record {len(records) + 1})")
+        if "\x00" in text:
+            raise InvalidFasta(f"NUL character in FASTA header (record {len(records) + 1})")
+        # A set's references are looked up by name: two of one name would be ambiguous.
+        if name[:255] in names:
+            raise InvalidFasta(f"Duplicate sequence name: {name[:255]}")
+        names.add(name[:255])
         record = FastaRecord(id=random_id(), name=name[:255], description=description.strip(), position=len(records))
         records.append(record)
 
+    names: set[str] = set()
     yield_rows: list[ChunkRow] = []
     while True:
         block = handle.read(read_size)

@@ -44,7 +44,13 @@ def _headers(url: str, *, accept: str = "application/vnd.github+json") -> dict:
 
 def release_format(release: dict, *, etag: str | None = None) -> dict:
     """Virtool's release document, from a GitHub release with a reference asset."""
-    assets = [a for a in release.get("assets") or [] if isinstance(a, dict)]
+    # Only a list of assets, and an asset with a URL, can be used: anything else GitHub (or a
+    # proxy) sends is a release without the reference asset, never a 500.
+    listed = release.get("assets")
+    assets = [
+        a for a in (listed if isinstance(listed, list) else [])
+        if isinstance(a, dict) and isinstance(a.get("browser_download_url"), str)
+    ]
     asset = next((a for a in assets if a.get("name") == ASSET_NAME), None)
     if asset is None:
         asset = next((a for a in assets if str(a.get("name", "")).endswith(".json.gz")), None)
@@ -56,12 +62,17 @@ def release_format(release: dict, *, etag: str | None = None) -> dict:
         "body": release.get("body") or "",
         "etag": etag,
         "filename": asset.get("name"),
-        "size": asset.get("size"),
+        "size": _announced_size(asset.get("size")),
         "html_url": release.get("html_url"),
         "download_url": asset.get("browser_download_url"),
-        "published_at": release.get("published_at"),
+        # Compared with the installed release's (`_later`): a string or nothing.
+        "published_at": published if isinstance(published := release.get("published_at"), str) else None,
         "content_type": asset.get("content_type"),
     }
+
+
+def _announced_size(size) -> int | None:
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
 
 
 def release_latest(slug: str, *, etag: str | None = None) -> dict | None:
@@ -118,23 +129,37 @@ def release_download(release: dict, destination: Path, *, max_bytes: int | None 
     if urlsplit(url).scheme not in ("http", "https"):
         raise RemoteError("The release download URL is not HTTP")
     max_bytes = max_bytes or settings.UPLOAD_MAX_BYTES
+    # GitHub announces the asset's exact size: a download larger than that is not the release
+    # (still bounded by the upload limit when nothing was announced).
+    announced = _announced_size(release.get("size"))
+    limit = min(max_bytes, announced) if announced is not None else max_bytes
     size = 0
     try:
         with requests.get(
-            url, headers=_headers(url, accept="application/octet-stream"), stream=True,
+            # identity: the bytes counted and stored are the asset's own, not a decoding of them.
+            url, headers={**_headers(url, accept="application/octet-stream"), "Accept-Encoding": "identity"}, stream=True,
             timeout=settings.HTTP_TIMEOUT_SECONDS,
         ) as response:
             if response.status_code != 200:
                 raise RemoteUnavailable(f"Could not download the release: GitHub answered {response.status_code}")
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > limit:
+                _too_large(limit, max_bytes)
             with open(destination, "wb") as handle:
                 for chunk in response.iter_content(DOWNLOAD_CHUNK):
                     size += len(chunk)
-                    if size > max_bytes:
-                        raise RemoteError(f"The release file is larger than the limit of {max_bytes} bytes")
+                    if size > limit:
+                        _too_large(limit, max_bytes)
                     handle.write(chunk)
     except requests.RequestException as error:
         raise RemoteUnavailable("Could not download the release") from error
     return size
+
+
+def _too_large(limit: int, max_bytes: int):
+    if limit < max_bytes:
+        raise RemoteError(f"The release file is larger than announced ({limit} bytes)")
+    raise RemoteError(f"The release file is larger than the limit of {max_bytes} bytes")
 
 
 def update_document(release: dict, *, user, ready: bool = False) -> dict:

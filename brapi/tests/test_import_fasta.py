@@ -79,6 +79,9 @@ def test_command_private_flag(tmp_path):
         (b"", "No sequences"),
         (b">x\nAC>y\nGT\n", "inside a sequence"),
         (b">\nACGT\n", "Empty FASTA header"),
+        (b">chr1 a\nACGT\n>chr2\nGG\n>chr1 b\nTT\n", "Duplicate sequence name: chr1"),
+        (b">chr\x001\nACGT\n", "NUL character in FASTA header"),
+        (b">chr1 desc\x00\nACGT\n", "NUL character in FASTA header"),
     ],
 )
 def test_command_refuses_bad_files_and_leaves_nothing(tmp_path, content, message):
@@ -102,6 +105,28 @@ def test_truncated_gzip_fails_cleanly(tmp_path):
     with pytest.raises(CommandError):
         call_command("brapi_import_fasta", str(path), "--name", "Cut", "--no-progress")
     assert not ReferenceSet.objects.exists()
+
+
+def test_corrupt_gzip_data_is_a_command_error_and_leaves_nothing(tmp_path):
+    data = bytearray(gzip.compress(b">x\n" + random_bases(200_000).encode() + b"\n"))
+    for i in range(200, 400):
+        data[i] ^= 0x55
+    path = tmp_path / "corrupt.fa.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match="Import failed"):
+        call_command("brapi_import_fasta", str(path), "--name", "Corrupt", "--no-progress")
+    assert not ReferenceSet.objects.exists()
+    assert not ReferenceChunk.objects.exists()
+
+
+def test_crlf_lowercase_iupac_and_non_ascii_headers_import(tmp_path):
+    path = tmp_path / "mixed.fa"
+    path.write_bytes(">chrÄ 病毒 first\r\nacgtnRYKM\r\nAC\r\n>chr2\r\nNN\r\n".encode())
+    call_command("brapi_import_fasta", str(path), "--name", "Mixed", "--no-progress", stdout=io.StringIO())
+    references = list(Reference.objects.order_by("position"))
+    assert [(r.name, r.length) for r in references] == [("chrÄ", 11), ("chr2", 2)]
+    assert _stored(references[0]) == "ACGTNRYKMAC"
+    assert references[0].additional_info == {"description": "病毒 first"}
 
 
 @pytest.mark.parametrize("read_size", [1, 7, 64, 4096])

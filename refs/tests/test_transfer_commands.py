@@ -64,6 +64,35 @@ def test_import_reference_without_any_administrator_needs_a_user(db, tmp_path):
         run("import_reference", str(reference_file(tmp_path / "r.json.gz")), "--name", "X", "--user", "ghost")
 
 
+@pytest.mark.parametrize("name, message", [("", "may not be blank"), ("   ", "may not be blank"),
+                                           ("x" * 256, "no more than 255 characters")],
+                         ids=["empty", "blank", "too_long"])
+def test_import_and_clone_reference_refuse_a_bad_name_and_create_nothing(imported, tmp_path, name, message):
+    path = reference_file(tmp_path / "again.json.gz", [file_otu()])
+    before = Reference.all_objects.count()
+    with pytest.raises(CommandError, match=message):
+        run("import_reference", str(path), "--name", name, "--no-progress")
+    with pytest.raises(CommandError, match=message):
+        run("clone_reference", imported.id, "--name", name, "--no-progress")
+    assert Reference.all_objects.count() == before
+
+
+def test_export_reference_to_a_missing_directory_or_a_directory_fails(imported, tmp_path):
+    with pytest.raises(CommandError, match="Cannot write"):
+        run("export_reference", imported.id, str(tmp_path / "missing" / "x.json.gz"), "--no-progress")
+    with pytest.raises(CommandError, match="Cannot write"):
+        run("export_reference", imported.id, str(tmp_path), "--no-progress")
+    assert not list(tmp_path.rglob(".*.part"))
+
+
+def test_import_reference_of_a_file_that_is_not_gzip_fails_and_writes_nothing(admin_user, tmp_path):
+    path = tmp_path / "plain.json.gz"
+    path.write_bytes(b'{"otus": []}')
+    with pytest.raises(CommandError, match="not gzip-compressed"):
+        run("import_reference", str(path), "--name", "Plain", "--no-progress")
+    assert not Reference.all_objects.filter(name="Plain").exists()
+
+
 def test_export_reference_writes_the_current_otus(imported, tmp_path):
     path = tmp_path / "out" / "export.json.gz"
     path.parent.mkdir()

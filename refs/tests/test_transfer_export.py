@@ -148,3 +148,26 @@ def test_real_reference_round_trip_import_export_import(
     second_export = io.BytesIO(b"".join(client.get(f"/api/refs/{second.id}/export?scope=unbuilt").streaming_content))
     assert content(json.loads(gzip.decompress(second_export.getvalue()))["otus"]) == first_content
     assert Reference.objects.filter(id__in=[first.id, second.id]).count() == 2
+
+
+def test_non_ascii_names_empty_isolates_and_empty_otus_round_trip_through_api_and_command(
+    curator, curator_client, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    accented = file_otu("Virus à é 病毒 ñ", "ÄB", isolates=2, sequences=2)
+    accented["isolates"][0]["source_name"] = "Kraków"
+    accented["isolates"][0]["sequences"][0]["definition"] = "Définition \u2603"
+    hollow = file_otu("Empty isolate virus", "EIV", isolates=2, sequences=1)
+    hollow["isolates"][1]["sequences"] = []
+    bare = file_otu("No isolate virus", "", isolates=0)
+    source = [accented, hollow, bare]
+    first = start_import(curator, reference_file(tmp_path / "r.json.gz", source), django_capture_on_commit_callbacks)
+    api = exported(curator_client.get(f"/api/refs/{first.id}/export?scope=unbuilt"))
+    path = tmp_path / "command.json.gz"
+    call_command("export_reference", first.id, str(path), "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
+    command = json.loads(gzip.decompress(path.read_bytes()))
+    again = start_import(curator, path, django_capture_on_commit_callbacks, name="Again")
+    second = exported(curator_client.get(f"/api/refs/{again.id}/export?scope=unbuilt"))
+    for document in (api, command, second):
+        assert content(document["otus"]) == content(source)

@@ -1,8 +1,12 @@
 """Remote references: POST /api/refs with remote_from, GET .../release, POST .../updates,
 against a local stand-in for GitHub's releases API (the client code is the real one)."""
 
+import contextlib
 import copy
+import gzip
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -398,3 +402,156 @@ def test_an_update_may_give_a_renamed_otus_name_to_a_new_one_listed_first(
     )
     (created,) = Change.objects.filter(otu_id=after[newcomer["_id"]]["_id"])
     assert created.method_name == "remote" and created.diff == after[newcomer["_id"]]
+
+
+# What GitHub (or whatever answers for it) may send -------------------------------------------
+
+
+@contextlib.contextmanager
+def asset_server(respond):
+    """A second HTTP server for release assets; `respond(handler)` answers each GET."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            respond(self)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def process_error(body) -> dict | None:
+    return Process.objects.get(id=body["process"]["id"]).error
+
+
+@pytest.mark.parametrize(
+    "assets",
+    [5, "reference.json.gz", {"name": "reference.json.gz"},
+     [{"name": "reference.json.gz", "size": 10, "browser_download_url": 5}]],
+    ids=["number", "string", "object", "url_not_a_string"],
+)
+def test_a_release_with_malformed_assets_is_400_no_asset_not_500(github, curator_client, assets):
+    github.publish(SLUG, b"x", release_id=1)
+    github.releases[SLUG]["assets"] = assets
+    response = curator_client.post("/api/refs", {"name": "Remote", "data_type": "genome", "remote_from": SLUG},
+                                   format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == "The latest release has no reference.json.gz asset"
+    assert not Reference.objects.filter(name="Remote").exists()
+
+
+def test_a_release_check_with_malformed_assets_keeps_the_stored_release(github, remote, curator_client):
+    github.publish(SLUG, b"x", release_id=2)
+    github.releases[SLUG]["assets"] = 5
+    response = curator_client.get(f"/api/refs/{remote.id}/release")
+    assert response.status_code == 200
+    assert response.json()["id"] == 1
+    assert Reference.objects.get(id=remote.id).remotes_from["errors"] == [
+        "The latest release has no reference.json.gz asset"
+    ]
+
+
+def test_a_download_larger_than_announced_fails_the_install_and_writes_nothing(
+    github, release_otus, curator_client, django_capture_on_commit_callbacks
+):
+    github.publish(SLUG, gz_bytes(file_document(release_otus)), release_id=1)
+    github.releases[SLUG]["assets"][0]["size"] = 10
+    body = install(curator_client, django_capture_on_commit_callbacks).json()
+    assert process_error(body) == {"id": "transfer_error",
+                                   "message": "The release file is larger than announced (10 bytes)"}
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
+
+
+def test_a_download_larger_than_the_upload_limit_fails_the_install(
+    github, release_otus, curator_client, settings, django_capture_on_commit_callbacks
+):
+    github.publish(SLUG, gz_bytes(file_document(release_otus)), release_id=1)
+    settings.UPLOAD_MAX_BYTES = 100
+    body = install(curator_client, django_capture_on_commit_callbacks).json()
+    assert process_error(body)["message"] == "The release file is larger than the limit of 100 bytes"
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
+
+
+@pytest.mark.parametrize("content, error", [
+    (b"not gzip at all", "not_gzipped"),
+    (gzip.compress(b'{"otus": [' + b" " * 3_000_000 + b"]}"), "file_too_large"),
+], ids=["not_gzip", "gzip_bomb"])
+def test_a_release_file_that_is_not_gzip_or_a_bomb_fails_the_install(
+    github, curator_client, settings, django_capture_on_commit_callbacks, content, error
+):
+    settings.GZIP_MAX_DECOMPRESSED_BYTES = 1_000_000
+    github.publish(SLUG, content, release_id=1)
+    body = install(curator_client, django_capture_on_commit_callbacks).json()
+    assert [e["id"] for e in process_error(body)["errors"]] == [error]
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
+
+
+def test_a_redirected_asset_url_is_followed_and_a_truncated_download_fails_the_install(
+    github, release_otus, curator_client, django_capture_on_commit_callbacks
+):
+    content = gz_bytes(file_document(release_otus))
+
+    def respond(handler):
+        if handler.path == "/asset":
+            handler.send_response(302)
+            handler.send_header("Location", "/storage/asset")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content[: len(content) // 2])
+
+    with asset_server(respond) as url:
+        github.publish(SLUG, content, release_id=1)
+        github.releases[SLUG]["assets"][0]["browser_download_url"] = f"{url}/asset"
+        body = install(curator_client, django_capture_on_commit_callbacks).json()
+    assert process_error(body) == {"id": "transfer_error", "message": "Could not download the release"}
+    assert not Reference.all_objects.filter(id=body["id"]).exists()
+
+
+def test_a_redirected_asset_url_installs_the_release(
+    github, release_otus, curator_client, django_capture_on_commit_callbacks
+):
+    content = gz_bytes(file_document(release_otus))
+    seen = []
+
+    def respond(handler):
+        seen.append((handler.path, handler.headers.get("Accept-Encoding")))
+        if handler.path == "/asset":
+            handler.send_response(302)
+            handler.send_header("Location", "/storage/asset")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+
+    with asset_server(respond) as url:
+        github.publish(SLUG, content, release_id=1)
+        github.releases[SLUG]["assets"][0]["browser_download_url"] = f"{url}/asset"
+        body = install(curator_client, django_capture_on_commit_callbacks).json()
+    assert process_error(body) is None
+    assert OTU.objects.filter(reference_id=body["id"]).count() == len(release_otus)
+    assert [path for path, _ in seen] == ["/asset", "/storage/asset"]
+    assert all(encoding == "identity" for _, encoding in seen)
+
+
+def test_a_release_check_with_a_published_at_that_is_not_a_string_is_200_not_500(
+    github, remote, release_otus, curator_client
+):
+    github.publish(SLUG, gz_bytes(file_document(release_otus)), release_id=2)
+    github.releases[SLUG]["published_at"] = 20240102
+    response = curator_client.get(f"/api/refs/{remote.id}/release")
+    assert response.status_code == 200
+    assert response.json()["id"] == 2 and response.json()["newer"] is True

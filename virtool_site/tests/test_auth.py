@@ -111,6 +111,18 @@ def test_create_api_key_command_prints_the_key_alone_on_its_last_line(user, caps
     assert response.status_code == 200
 
 
+def test_create_api_key_command_refuses_an_unknown_user_or_a_too_long_name_and_creates_nothing(user):
+    from django.core.management import CommandError
+
+    from virtool_site.models import ApiKey
+
+    with pytest.raises(CommandError, match="No user named ghost"):
+        call_command("create_api_key", "ghost")
+    with pytest.raises(CommandError, match="255 characters"):
+        call_command("create_api_key", user.username, "--name", "x" * 256)
+    assert not ApiKey.objects.exists()
+
+
 def test_session_authentication_serves_the_browsable_api(client, user):
     client.force_login(user)
     response = client.get("/api/account", HTTP_ACCEPT="text/html")

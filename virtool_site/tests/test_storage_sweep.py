@@ -96,6 +96,16 @@ def test_the_command_and_the_task_sweep(world, capsys):
     assert storage_sweep.delay().get() == 0
 
 
+@pytest.mark.parametrize("age", ["-1", str(10**20)], ids=["negative", "overflowing"])
+def test_the_command_refuses_an_age_out_of_range_and_removes_nothing(world, age):
+    from django.core.management import CommandError
+
+    kept, orphans = world
+    with pytest.raises(CommandError, match="--age must be between 0 and"):
+        call_command("storage_sweep", "--age", age)
+    assert all_keys() == kept | orphans
+
+
 def test_stale_scratch_of_this_host_is_removed(data_dir):
     old, fresh, cache = data_dir / "tmp" / "builds" / "deadbeef", data_dir / "tmp" / "builds" / "running1", data_dir / "tmp" / "blast" / "db-abc"
     for directory in (old, fresh, cache):

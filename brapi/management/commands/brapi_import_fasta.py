@@ -9,6 +9,7 @@ administrators see it).
 """
 
 import gzip
+import zlib
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -75,7 +76,7 @@ class Command(BaseCommand):
                     public=not options["private"],
                     progress=progress,
                 )
-            except (ApplicationError, OSError, EOFError, gzip.BadGzipFile) as error:
+            except (ApplicationError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
                 raise CommandError(f"Import failed: {error}") from None
             finally:
                 bar.close()

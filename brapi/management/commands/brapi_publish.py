@@ -1,6 +1,6 @@
 """Publish ready Virtool indexes as BrAPI reference sets (idempotent; catches up after outages)."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from brapi import services
 from indexes.models import Index
@@ -17,6 +17,9 @@ class Command(BaseCommand):
         indexes = Index.objects.filter(ready=True).order_by("created_at")
         if options["index_ids"]:
             indexes = indexes.filter(id__in=options["index_ids"])
+            unknown = sorted(set(options["index_ids"]) - set(indexes.values_list("id", flat=True)))
+            if unknown:
+                raise CommandError(f"No ready index {', '.join(unknown)}")
         published = 0
         for index_id in indexes.values_list("id", flat=True):
             if services.referenceset_publish_index(index=index_id, force=options["force"]) is not None:

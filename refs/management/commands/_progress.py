@@ -1,5 +1,5 @@
 """A tqdm progress bar per step of a reference process (virtool_site.processes.Progress), and
-the user a command acts as, for the commands."""
+the user a command acts as and the name it gives a new reference, for the commands."""
 
 from tqdm import tqdm
 
@@ -44,3 +44,17 @@ def command_user(username: str | None):
     if user is None:
         raise CommandError("No administrator exists: pass --user USERNAME")
     return user
+
+
+def command_reference_name(name) -> str:
+    """`--name` of a new reference, held to what POST /api/refs takes (not blank, at most 255
+    characters, no NUL), so a bad name is a CommandError rather than a database error."""
+    from django.core.management.base import CommandError
+    from rest_framework import serializers
+
+    from refs.api.serializers import ReferenceCreateSerializer
+
+    try:
+        return ReferenceCreateSerializer().fields["name"].run_validation(name)
+    except serializers.ValidationError as error:
+        raise CommandError(f"Invalid --name: {' '.join(str(m) for m in error.detail)}") from None

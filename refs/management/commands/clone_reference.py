@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from refs.management.commands._progress import TqdmProgress, command_user
+from refs.management.commands._progress import TqdmProgress, command_reference_name, command_user
 from refs.models import OTU, Reference
 from refs.processes.clone import reference_clone_run
 from refs.processes.common import CLONE_STEPS
@@ -19,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Do not draw progress bars")
 
     def handle(self, *args, ref_id, name, user, no_progress, **options):
+        name = command_reference_name(name)
         creator = command_user(user)
         source = Reference.objects.filter(id=ref_id).first()
         if source is None:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from refs.management.commands._progress import TqdmProgress, command_user
+from refs.management.commands._progress import TqdmProgress, command_reference_name, command_user
 from refs.models import OTU
 from refs.processes.common import TransferError
 from refs.services import reference_import_path
@@ -20,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Do not draw progress bars")
 
     def handle(self, *args, path, name, user, description, public, no_progress, **options):
+        name = command_reference_name(name)
         creator = command_user(user)
         progress = TqdmProgress(self.stderr, disable=no_progress)
         try:

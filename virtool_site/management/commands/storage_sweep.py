@@ -8,6 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from virtool_site.errors import ApplicationError
 from virtool_site.storage_sweep import scratch_stale_remove, storage_orphans_remove
 
+#: A century: beyond it `timedelta` and the cutoff overflow.
+MAX_AGE_SECONDS = 100 * 365 * 24 * 3600
+
 
 class Command(BaseCommand):
     help = (
@@ -22,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="List what would be removed; remove nothing.")
 
     def handle(self, *args, age=None, dry_run=False, **options):
+        if age is not None and not 0 <= age <= MAX_AGE_SECONDS:
+            # A negative age would reach files an unfinished process has stored but not yet named.
+            raise CommandError(f"--age must be between 0 and {MAX_AGE_SECONDS} seconds")
         older_than = timedelta(seconds=settings.STORAGE_ORPHAN_AGE_SECONDS if age is None else age)
         try:
             removed = storage_orphans_remove(older_than=older_than, dry_run=dry_run)
