@@ -19,21 +19,26 @@ Both produce BLAST JSON (`BlastOutput2`), parsed by `blast_result_parse` into hi
 
 Tunables (optional settings): BLAST_POLL_INTERVAL (3 s), BLAST_POLL_INTERVAL_STEP (5 s),
 BLAST_TIMEOUT_SECONDS (3600), BLAST_MAX_HITS (10), BLAST_MAX_FAILURES (3),
-BLAST_RESULT_MAX_BYTES (256 MiB), BLAST_LOCAL_TIMEOUT_SECONDS (3600).
+BLAST_RESULT_MAX_BYTES (256 MiB), BLAST_LOCAL_TIMEOUT_SECONDS (3600), BLAST_RESPONSE_MAX_SECONDS
+(300: the longest one NCBI reply may take to arrive whole; HTTP_TIMEOUT_SECONDS bounds only each
+wait for bytes, so a reply trickling in would otherwise hold its worker, and the BLAST, for ever).
 """
 
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import requests
+import urllib3
 from django.conf import settings
 
 from virtool_site.ids import random_id
@@ -65,6 +70,7 @@ def blast_setting(name: str):
         "BLAST_MAX_FAILURES": 3,
         "BLAST_RESULT_MAX_BYTES": 256 * 1024**2,
         "BLAST_LOCAL_TIMEOUT_SECONDS": 3600,
+        "BLAST_RESPONSE_MAX_SECONDS": 300,
     }
     return getattr(settings, name, defaults[name])
 
@@ -110,14 +116,31 @@ def blast_result_parse(document: dict) -> dict:
         results = report["results"]
         search = results["search"] if "search" in results else results["iterations"][0]["search"]
         hits = [blast_hit_parse(hit) for hit in search.get("hits") or []]
-    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        return _json_storable(
+            {
+                "program": report.get("program"),
+                "version": report.get("version"),
+                "target": report.get("search_target"),
+                "hits": hits,
+            }
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, RecursionError) as error:
         raise BlastError(f"Unreadable BLAST result: {error!r}") from error
-    return {
-        "program": report.get("program"),
-        "version": report.get("version"),
-        "target": report.get("search_target"),
-        "hits": hits,
-    }
+
+
+def _json_storable(value):
+    """The value as PostgreSQL's jsonb takes it: NaN and infinities (which Python's json reads)
+    become null and NUL characters are dropped, so an odd reply ends stored, not failing the
+    save and leaving the BLAST pending."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_json_storable(str(key)): _json_storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_storable(item) for item in value]
+    return value
 
 
 # Local backend -----------------------------------------------------------------------------
@@ -325,7 +348,13 @@ def qblast_info(text: str) -> dict[str, str]:
     return info
 
 
-def _ncbi_request(method: str, *, params=None, data=None, stream=False) -> requests.Response:
+#: The most an NCBI page (Put, SearchInfo, an error) may hold; they are a few kilobytes.
+NCBI_PAGE_MAX_BYTES = 4 * 1024**2
+
+
+def _ncbi_request(method: str, *, params=None, data=None, limit: int = NCBI_PAGE_MAX_BYTES) -> bytes:
+    """The body of NCBI's 200 reply, read whole within BLAST_RESPONSE_MAX_SECONDS and `limit`."""
+    started = time.monotonic()
     try:
         response = requests.request(
             method,
@@ -333,21 +362,30 @@ def _ncbi_request(method: str, *, params=None, data=None, stream=False) -> reque
             params=params,
             data=data,
             timeout=settings.HTTP_TIMEOUT_SECONDS,
-            stream=stream,
+            stream=True,
             headers={"User-Agent": "virtool_site"},
         )
     except requests.RequestException as error:
         raise BlastTransientError(f"NCBI request failed: {error}") from error
-    if response.status_code == 429 or response.status_code >= 500:
-        raise BlastTransientError(f"NCBI answered {response.status_code}")
-    if response.status_code != 200:
-        raise BlastError(f"NCBI answered {response.status_code}: {response.text[:500]}")
-    return response
+    with response:
+        if response.status_code == 429 or response.status_code >= 500:
+            raise BlastTransientError(f"NCBI answered {response.status_code}")
+        if response.status_code != 200:
+            try:
+                text = _ncbi_text(response.raw.read1(500, decode_content=True))
+            except (urllib3.exceptions.HTTPError, OSError):
+                text = ""
+            raise BlastError(f"NCBI answered {response.status_code}: {text}")
+        return _read_bounded(response, limit, started=started)
+
+
+def _ncbi_text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
 
 
 def ncbi_put(sequence: str) -> tuple[str, int]:
     """Start a search; returns (RID, RTOE in seconds)."""
-    response = _ncbi_request(
+    body = _ncbi_request(
         "POST",
         data={
             "CMD": "Put",
@@ -361,21 +399,23 @@ def ncbi_put(sequence: str) -> tuple[str, int]:
             "QUERY": sequence,
         },
     )
-    info = qblast_info(response.text)
+    info = qblast_info(_ncbi_text(body))
     rid = info.get("RID")
     if not rid or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", rid):
         raise BlastError("NCBI did not accept the BLAST search")
     try:
-        rtoe = max(0, int(info.get("RTOE", "0")))
+        rtoe = int(info.get("RTOE", "0"))
     except ValueError:
         rtoe = 0
+    # An estimate past the search's time limit would only postpone its end (and not fit the row).
+    rtoe = min(max(0, rtoe), blast_setting("BLAST_TIMEOUT_SECONDS"))
     return rid, rtoe
 
 
 def ncbi_status(rid: str) -> tuple[str, bool | None]:
     """(Status, ThereAreHits) of a search; ThereAreHits is None when NCBI does not say."""
-    response = _ncbi_request("GET", params={"CMD": "Get", "FORMAT_OBJECT": "SearchInfo", "RID": rid})
-    info = qblast_info(response.text)
+    body = _ncbi_request("GET", params={"CMD": "Get", "FORMAT_OBJECT": "SearchInfo", "RID": rid})
+    info = qblast_info(_ncbi_text(body))
     status = info.get("Status", "").upper()
     if status not in NCBI_STATUSES:
         raise BlastError(f"Unexpected NCBI BLAST status {status or 'missing'}")
@@ -383,12 +423,23 @@ def ncbi_status(rid: str) -> tuple[str, bool | None]:
     return status, (None if there_are_hits is None else there_are_hits.lower() == "yes")
 
 
-def _read_bounded(response: requests.Response, limit: int) -> bytes:
+def _read_bounded(response: requests.Response, limit: int, *, started: float) -> bytes:
+    """The body, at most `limit` bytes, whole within BLAST_RESPONSE_MAX_SECONDS of `started`.
+
+    `read1` answers what has arrived (never waits to fill a chunk), so the clock is checked
+    between the bytes of a reply that trickles in.
+    """
+    deadline = started + blast_setting("BLAST_RESPONSE_MAX_SECONDS")
     buffer = io.BytesIO()
-    for chunk in response.iter_content(64 * 1024):
-        buffer.write(chunk)
-        if buffer.tell() > limit:
-            raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
+    try:
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            buffer.write(chunk)
+            if buffer.tell() > limit:
+                raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
+            if time.monotonic() > deadline:
+                raise BlastTransientError("NCBI answered too slowly")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise BlastTransientError(f"NCBI request failed: {error}") from error
     return buffer.getvalue()
 
 
@@ -411,17 +462,15 @@ def blast_zip_extract(data: bytes, rid: str, *, limit: int) -> dict:
             if len(content) > limit:
                 raise BlastError(f"NCBI BLAST result is larger than {limit} bytes")
             return json.loads(content)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, RecursionError) as error:
         raise BlastError(f"NCBI returned an unreadable BLAST result: {error}") from error
 
 
 def ncbi_result(rid: str) -> dict:
     limit = blast_setting("BLAST_RESULT_MAX_BYTES")
-    response = _ncbi_request(
-        "GET", params={"CMD": "Get", "RID": rid, "FORMAT_TYPE": "JSON2", "FORMAT_OBJECT": "Alignment"}, stream=True
+    data = _ncbi_request(
+        "GET", params={"CMD": "Get", "RID": rid, "FORMAT_TYPE": "JSON2", "FORMAT_OBJECT": "Alignment"}, limit=limit
     )
-    with response:
-        data = _read_bounded(response, limit)
     result = blast_result_parse(blast_zip_extract(data, rid, limit=limit))
     result["database"] = "nt"
     return result

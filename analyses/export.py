@@ -5,6 +5,12 @@ and accessions are taken from the OTU as it was at that version: the current doc
 OTU has not changed since, otherwise the current document patched back through history
 (`history.selectors.otu_document_at_version`). After the reference has been deleted the OTU
 and its history are gone; the rows then carry the ids the analysis stored.
+
+Exports are opened in spreadsheets, and names, isolates and accessions are other people's text
+(curators, workflow runners): a value starting with =, +, -, @, tab or CR is never run as a
+formula. In the CSV it is written with a leading apostrophe (OWASP's advice for CSV); in the
+workbook it is a text cell, its value unchanged. Characters XML 1.0 cannot hold (control
+characters) are dropped from the workbook's text so an odd name cannot fail the export.
 """
 
 import csv
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from django.db import connection
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from history.selectors import otu_documents_at_version
@@ -24,6 +31,24 @@ from refs.models import isolate_name
 SEQUENCE_HEADERS = ("OTU", "Isolate", "Sequence", "Length", "Weight", "Median Depth", "Coverage")
 OTU_HEADERS = ("OTU", "Abbreviation", "Version", "Isolates", "Sequences", "Weight", "Reads", "Best Coverage")
 UNKNOWN_ISOLATE = "Unknown Isolate"
+#: What makes a spreadsheet read a cell as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV value a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return value
+
+
+def xlsx_cell(sheet, value):
+    """A workbook cell: strings are text cells (never formulas), without XML-illegal characters."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    cell.data_type = "s"
+    return cell
 
 
 @dataclass
@@ -227,7 +252,7 @@ def csv_lines(rows: Iterable[PathoscopeRow]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(SEQUENCE_HEADERS)
     for row in rows:
-        yield writer.writerow(row.sequence_cells())
+        yield writer.writerow([csv_cell(value) for value in row.sequence_cells()])
 
 
 def _sheet_title(title: str) -> str:
@@ -256,14 +281,14 @@ def xlsx_write(rows: Iterable[PathoscopeRow], path, *, sample_name: str = "") ->
     header(sequences, SEQUENCE_HEADERS)
     kept = []
     for row in rows:
-        sequences.append(row.sequence_cells())
+        sequences.append([xlsx_cell(sequences, value) for value in row.sequence_cells()])
         kept.append(row)
 
     otus = workbook.create_sheet(_sheet_title("OTUs"))
     otus.freeze_panes = "A2"
     header(otus, OTU_HEADERS)
     for summary in otu_summaries(kept):
-        otus.append(summary)
+        otus.append([xlsx_cell(otus, value) for value in summary])
 
-    workbook.properties.title = f"Pathoscope {sample_name}".strip()
+    workbook.properties.title = ILLEGAL_CHARACTERS_RE.sub("", f"Pathoscope {sample_name}").strip()
     workbook.save(path)

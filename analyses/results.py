@@ -20,9 +20,15 @@ from virtool_site.api.inputs import RequestSerializer
 from virtool_site.errors import InvalidInput
 
 
+#: The largest number a result may hold: exact as a float, so exports and documents sum,
+#: average and write it (an int past a float's range would fail them after it was stored).
+NUMBER_MAX = 2**53
+
+
 @extend_schema_field(OpenApiTypes.NUMBER)
 class NumberField(serializers.Field):
-    """An int or a float, kept as given (JSON numbers round-trip unchanged); never a bool."""
+    """An int or a float, kept as given (JSON numbers round-trip unchanged); never a bool;
+    at most NUMBER_MAX unless told otherwise."""
 
     default_error_messages = {
         "invalid": "A number is required.",
@@ -30,7 +36,7 @@ class NumberField(serializers.Field):
         "max_value": "Ensure this value is less than or equal to {max_value}.",
     }
 
-    def __init__(self, *, min_value=None, max_value=None, **kwargs):
+    def __init__(self, *, min_value=None, max_value=NUMBER_MAX, **kwargs):
         self.min_value, self.max_value = min_value, max_value
         super().__init__(**kwargs)
 
@@ -85,8 +91,12 @@ class NuvsOrfSerializer(RequestSerializer):
     hits = serializers.ListField(child=serializers.DictField(), default=list)
 
 
+#: The largest contig index: the index is kept in a BLAST's row (a PostgreSQL integer).
+NUVS_INDEX_MAX = 2**31 - 1
+
+
 class NuvsHitSerializer(RequestSerializer):
-    index = serializers.IntegerField(min_value=0)
+    index = serializers.IntegerField(min_value=0, max_value=NUVS_INDEX_MAX)
     sequence = serializers.RegexField(
         r"^[ACGTUNRYKMSWBDHVacgtunrykmswbdhv]+$", error_messages={"invalid": "Must be a nucleotide sequence."}
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 from analyses import blast as blast_backends
 from analyses.models import Analysis, AnalysisFile, NuVsBlast, Sample, Workflow
 from analyses.permissions import sample_can_change_rights
-from analyses.results import results_validate
+from analyses.results import NUVS_INDEX_MAX, results_validate
 from analyses.selectors import analysis_running, nuvs_sequence
 from indexes.models import Index
 from refs.permissions import reference_get_visible
@@ -257,7 +257,8 @@ def blast_create(*, analysis: Analysis, sequence_index: int, backend: str | None
         raise Conflict("Not a NuVs analysis")
     if not analysis.ready:
         raise Conflict("Analysis is still running")
-    if nuvs_sequence(analysis, sequence_index) is None:
+    # Results stored before contig indexes were bounded may name one no BLAST row can hold.
+    if not 0 <= sequence_index <= NUVS_INDEX_MAX or nuvs_sequence(analysis, sequence_index) is None:
         raise NotFound("Sequence not found")
     backend = backend or settings.BLAST_BACKEND
     if backend not in NuVsBlast.Backend.values:

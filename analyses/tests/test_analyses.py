@@ -325,6 +325,29 @@ def test_invalid_pathoscope_results_are_422(started, job_client, otu_sequences):
     assert Analysis.objects.get(id=analysis_id).ready is False
 
 
+def test_numbers_no_float_can_hold_are_422_not_stored_to_fail_every_later_read(
+    started, job_client, owner_client, otu_sequences
+):
+    analysis_id, job_id, key = started("pathoscope_bowtie")
+    client = job_client(job_id, key)
+    a, b, _ = otu_sequences
+    huge = pathoscope_hit(a, align=[10**400, 1])
+    huge["final"]["pi"] = 10**400
+    response = client.patch(f"/api/analyses/{analysis_id}", {"results": pathoscope_results([huge])}, format="json")
+    assert response.status_code == 422
+    assert "less than or equal to 9007199254740992" in str(response.json()["errors"])
+    assert Analysis.objects.get(id=analysis_id).results is None
+    # The largest allowed numbers, summed and averaged, still read and export.
+    big = pathoscope_hit(a, reads=2**53, align=[2**53, 2**53 - 1], depth=2**53)
+    big["final"]["pi"] = 2**53
+    results = pathoscope_results([big, pathoscope_hit(b, pi=0.5)])
+    assert client.patch(f"/api/analyses/{analysis_id}", {"results": results}, format="json").status_code == 200
+    assert owner_client.get(f"/api/analyses/{analysis_id}").status_code == 200
+    for extension in ("csv", "xlsx"):
+        response = owner_client.get(f"/api/analyses/document/{analysis_id}.{extension}")
+        assert response.status_code == 200 and b"".join(response.streaming_content)
+
+
 @pytest.mark.parametrize(
     "results, problem",
     [
@@ -335,6 +358,8 @@ def test_invalid_pathoscope_results_are_422(started, job_client, otu_sequences):
             {"index": 0, "pro": "M", "frame": 1, "strand": 2, "pos": [0, 3], "hits": []}]}]}, "strand"),
         ({"hits": [{"index": 0, "sequence": "ACGT", "orfs": [
             {"index": 0, "pro": "M", "frame": 1, "strand": 1, "pos": [0], "hits": []}]}]}, "pos"),
+        # A contig index no BLAST row could hold (PUT .../{index}/blast would fail).
+        ({"hits": [{"index": 2**31, "sequence": "ACGT", "orfs": []}]}, "less than or equal to 2147483647"),
     ],
 )
 def test_invalid_nuvs_results_are_422(started, job_client, results, problem):

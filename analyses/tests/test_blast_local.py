@@ -61,6 +61,19 @@ def test_blast_of_a_missing_sequence_is_404_sequence_not_found(owner_client, nuv
     assert not NuVsBlast.objects.exists()
 
 
+def test_blast_of_a_stored_contig_index_past_the_integer_range_is_404_not_500(owner_client, sample):
+    results = nuvs_results(["ACGT" * 20])
+    results["hits"][0]["index"] = 3_000_000_000
+    analysis = AnalysisFactory(sample=sample, workflow=Workflow.NUVS, ready=True, results=results)
+    owner_client.raise_request_exception = False
+    for index in (3_000_000_000, 10**30):
+        response = owner_client.put(f"/api/analyses/{analysis.id}/{index}/blast", {}, format="json")
+        assert response.status_code == 404
+        assert response.json() == {"id": "not_found", "message": "Sequence not found"}
+    assert owner_client.put(f"/api/analyses/{analysis.id}/-1/blast", {}, format="json").status_code == 404
+    assert not NuVsBlast.objects.exists()
+
+
 def test_blast_of_a_pathoscope_analysis_is_409(owner_client, sample):
     for ready in (True, False):
         analysis = AnalysisFactory(sample=sample, ready=ready, results=pathoscope_results([]) if ready else None)

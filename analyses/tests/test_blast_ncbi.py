@@ -4,6 +4,7 @@ protocol (the client is the real one, `requests`)."""
 import io
 import json
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -80,6 +81,8 @@ class FakeNCBI:
         self.put_body = f"<html><!--QBlastInfoBegin\n    RID = {RID}\n    RTOE = 0\nQBlastInfoEnd\n--></html>"
         self.result = json2_zip()
         self.put_status = 200
+        #: Seconds between the bytes of a SearchInfo answer (a reply that trickles in).
+        self.trickle = 0
         self.requests = []
         server = self
 
@@ -101,6 +104,19 @@ class FakeNCBI:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _trickle(self, body: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(server.trickle)
+                except OSError:
+                    pass  # the client gave up
+
             def do_POST(self):
                 self.do_GET()
 
@@ -116,6 +132,8 @@ class FakeNCBI:
                     body = f"<!--QBlastInfoBegin\n\tStatus={status}\nQBlastInfoEnd\n-->"
                     if status == "READY":
                         body += f"\n<!--QBlastInfoBegin\n\tThereAreHits={server.there_are_hits}\nQBlastInfoEnd\n-->"
+                    if server.trickle:
+                        return self._trickle(body.encode())
                     return self._answer(200, body.encode())
                 if params.get("CMD") == "Get" and params.get("FORMAT_TYPE") == "JSON2":
                     return self._answer(200, server.result, "application/zip")
@@ -339,3 +357,66 @@ def test_a_real_worker_polls_ncbi_with_countdowns_on_its_own_queue(celery_worker
         assert server.commands() == [("Put", None), ("Get", "SearchInfo"), ("Get", "SearchInfo"), ("Get", "JSON2")]
     finally:
         server.close()
+
+
+def result_zip(document_text: str, rid=RID) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{rid}_1.json", document_text)
+    return buffer.getvalue()
+
+
+def test_an_rtoe_past_the_time_limit_waits_only_until_the_limit_and_does_not_leave_the_blast_pending(
+    nuvs, ncbi, settings
+):
+    settings.BLAST_TIMEOUT_SECONDS = 600
+    ncbi.put_body = ncbi.put_body.replace("RTOE = 0", "RTOE = 99999999999")
+    record = services.blast_create(analysis=nuvs, sequence_index=0)
+    assert services.blast_advance(blast_id=record.id) == 600
+    record.refresh_from_db()
+    assert (record.rid, record.rtoe, record.error) == (RID, 600, None)
+
+
+def test_nan_infinity_and_nul_in_an_ncbi_result_are_stored_as_null_and_dropped(
+    owner_client, nuvs, ncbi, django_capture_on_commit_callbacks
+):
+    document = blast_json()
+    hit = document["BlastOutput2"][0]["report"]["results"]["search"]["hits"][0]
+    hit["description"][0]["title"] = "Grapevine\u0000 fanleaf"
+    hit["hsps"][0]["evalue"] = float("nan")
+    hit["hsps"][0]["bit_score"] = float("inf")
+    document["BlastOutput2"][0]["report"]["search_target"] = {"db\u0000": "nt\u0000"}
+    ncbi.statuses = ["READY"]
+    ncbi.result = result_zip(json.dumps(document))
+    _, record = blast(owner_client, nuvs, django_capture_on_commit_callbacks)
+    assert record.ready and record.error is None
+    first = record.result["hits"][0]
+    assert (first["title"], first["evalue"], first["bit_score"]) == ("Grapevine fanleaf", None, None)
+    assert record.result["target"] == {"db": "nt"}
+
+
+def test_a_result_nested_too_deeply_to_read_ends_the_blast_with_an_error(
+    owner_client, nuvs, ncbi, django_capture_on_commit_callbacks
+):
+    ncbi.statuses = ["READY"]
+    ncbi.result = result_zip("[" * 100_000 + "]" * 100_000)
+    _, record = blast(owner_client, nuvs, django_capture_on_commit_callbacks)
+    assert not record.ready and record.error.startswith("NCBI returned an unreadable BLAST result")
+
+
+def test_a_reply_trickling_in_past_the_reply_time_limit_is_a_passing_failure_not_a_wait_for_ever(nuvs, ncbi, settings):
+    settings.HTTP_TIMEOUT_SECONDS = 2  # every byte comes sooner than that: only a limit on the whole reply helps
+    settings.BLAST_RESPONSE_MAX_SECONDS = 1
+    ncbi.statuses = ["WAITING"]
+    ncbi.trickle = 0.25
+    record = services.blast_create(analysis=nuvs, sequence_index=0)
+    services.blast_advance(blast_id=record.id)  # Put
+    started = time.monotonic()
+    services.blast_advance(blast_id=record.id)
+    assert time.monotonic() - started < 4
+    record.refresh_from_db()
+    assert (record.failures, record.ready, record.error) == (1, False, None)
+    assert services.blast_advance(blast_id=record.id) is not None  # the second slow reply
+    assert services.blast_advance(blast_id=record.id) is None  # the third ends the search
+    record.refresh_from_db()
+    assert (record.ready, record.error) == (False, "NCBI answered too slowly")

@@ -235,3 +235,51 @@ def test_the_analysis_document_runs_a_fixed_number_of_queries_whatever_its_hits(
                 document = owner_client.get(f"/api/analyses/{analysis.id}").json()
             names = {hit["otu"]["name"] for hit in document["results"]["hits"]}
             assert not any(name.startswith("Renamed") for name in names)
+
+
+@pytest.fixture
+def formula_analysis(sample, reference):
+    """Names a spreadsheet would run as formulas: OTU, abbreviation, isolate, accession, and
+    an unknown hit whose row carries the runner's OTU and sequence ids."""
+    otu = OTUFactory(reference=reference, name='=HYPERLINK("http://evil.example","Click")', abbreviation="+AB")
+    isolate = IsolateFactory(otu=otu, source_type="unknown", source_name="x")
+    sequence = SequenceFactory(isolate=isolate, position=0, accession="-2+3")
+    hit = pathoscope_hit(sequence)
+    unknown = {**hit, "id": "@SUM(A1)", "otu": {"id": "\t=1+1", "version": 0}}
+    return AnalysisFactory(sample=sample, ready=True, results=pathoscope_results([hit, unknown]))
+
+
+def test_csv_writes_formula_like_values_as_text_with_a_leading_apostrophe(owner_client, formula_analysis):
+    rows = read_csv(owner_client.get(f"/api/analyses/document/{formula_analysis.id}.csv"))
+    assert rows[1][0] == "'=HYPERLINK(\"http://evil.example\",\"Click\")"
+    assert rows[1][2] == "'-2+3"
+    assert rows[2][0] == "'\t=1+1" and rows[2][2] == "'@SUM(A1)"
+    assert rows[1][3:] == ["1200", "0.5", "12.5", "0.8"]
+
+
+def test_xlsx_writes_formula_like_values_as_text_cells_with_their_value_unchanged(owner_client, formula_analysis):
+    workbook = read_xlsx(owner_client.get(f"/api/analyses/document/{formula_analysis.id}.xlsx"))
+    sequences = workbook["Sequences"]
+    first, unknown = sequences[2], sequences[3]
+    assert (first[0].value, first[0].data_type) == ('=HYPERLINK("http://evil.example","Click")', "s")
+    assert (first[2].value, first[2].data_type) == ("-2+3", "s")
+    assert (unknown[0].value, unknown[0].data_type) == ("\t=1+1", "s")
+    assert (unknown[2].value, unknown[2].data_type) == ("@SUM(A1)", "s")
+    assert (first[3].value, first[3].data_type) == (1200, "n")
+    formulas = [cell.coordinate for sheet in workbook for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    assert formulas == []
+    summary = workbook["OTUs"][2]
+    assert (summary[0].data_type, summary[1].value, summary[1].data_type) == ("s", "+AB", "s")
+
+
+def test_xlsx_export_of_names_with_control_characters_drops_them_instead_of_failing(owner_client, sample, reference):
+    sample.name = "Grape\x01vine"
+    sample.save()
+    isolate = IsolateFactory(otu=OTUFactory(reference=reference, name="Beet\x1bvirus"))
+    hit = pathoscope_hit(SequenceFactory(isolate=isolate, position=0))
+    unknown = {**hit, "id": "seq\x02x", "otu": {"id": "otu\x03x", "version": 0}}
+    analysis = AnalysisFactory(sample=sample, ready=True, results=pathoscope_results([hit, unknown]))
+    workbook = read_xlsx(owner_client.get(f"/api/analyses/document/{analysis.id}.xlsx"))
+    values = [list(row) for row in workbook["Sequences"].iter_rows(values_only=True)]
+    assert values[1][0] == "Beetvirus" and values[2][:3] == ["otux", "Unknown Isolate", "seqx"]
+    assert workbook.properties.title == "Pathoscope Grapevine"
