@@ -272,6 +272,8 @@ BLAST_LOCAL_TIMEOUT_SECONDS = env.int("BLAST_LOCAL_TIMEOUT_SECONDS", default=360
 BLAST_MAX_HITS = env.int("BLAST_MAX_HITS", default=10)
 BLAST_MAX_FAILURES = env.int("BLAST_MAX_FAILURES", default=3)
 BLAST_RESULT_MAX_BYTES = env.int("BLAST_RESULT_MAX_BYTES", default=256 * 1024**2)
+# An NCBI reply must arrive whole within this (HTTP_TIMEOUT_SECONDS bounds each wait for bytes).
+BLAST_RESPONSE_MAX_SECONDS = env.float("BLAST_RESPONSE_MAX_SECONDS", default=300.0)
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
 GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
