@@ -26,7 +26,7 @@ from brapi.storage import (
 )
 from history.selectors import otu_document_at_version
 from indexes.models import Index
-from refs.documents import otu_documents_iter
+from refs.documents import otu_documents_read
 from refs.models import OTU, isolate_name
 from virtool_site.errors import BadRequest, NotFound
 
@@ -36,6 +36,9 @@ VIRTOOL_SOURCE = "virtool"
 INDEX_SOURCE = "virtool index"
 REFERENCE_SOURCE = "virtool reference"
 PUBLISH_BATCH_SEQUENCES = 500
+#: OTUs read per chunk, and reads of a chunk before giving up while edits keep committing.
+PUBLISH_CHUNK_OTUS = 500
+PUBLISH_READ_ATTEMPTS = 5
 _ACCESSION_CHARACTERS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 
 
@@ -70,19 +73,42 @@ def referenceset_delete(*, reference_set: ReferenceSet) -> None:
 def _index_otu_documents(index: Index) -> Iterator[dict]:
     """The joined OTU documents of an index at their manifest versions, loaded in chunks."""
     manifest = {str(otu_id): int(version) for otu_id, version in (index.manifest or {}).items()}
-    seen = set()
-    for document in otu_documents_iter(OTU.objects.filter(id__in=list(manifest))):
-        seen.add(document["_id"])
-        version = manifest[document["_id"]]
-        if document.get("version") != version:
-            document = otu_document_at_version(otu_id=document["_id"], version=version, current=document)
-        if document:
-            yield document
-    for otu_id in sorted(set(manifest) - seen):
+    ids = list(OTU.objects.filter(id__in=list(manifest)).order_by("id").values_list("id", flat=True))
+    removed = set(manifest) - set(ids)
+    for start in range(0, len(ids), PUBLISH_CHUNK_OTUS):
+        documents, gone = _otu_chunk_at_manifest(ids[start : start + PUBLISH_CHUNK_OTUS], manifest)
+        removed |= gone
+        yield from documents
+    for otu_id in sorted(removed):
         # Removed since the build: history holds its last document.
         document = otu_document_at_version(otu_id=otu_id, version=manifest[otu_id], current=None)
         if document:
             yield document
+
+
+def _otu_chunk_at_manifest(otu_ids: list[str], manifest: dict[str, int]) -> tuple[list[dict], set[str]]:
+    """Documents of OTUs at their manifest versions, and those of `otu_ids` found removed.
+
+    An OTU's row, its isolates and sequences and its history are read by separate queries, so
+    an edit committing between them would tear the document (new bases under the old
+    version). The read is kept only when every OTU's version is still the one its document
+    says afterwards; otherwise it is read again.
+    """
+    for _ in range(PUBLISH_READ_ATTEMPTS):
+        current = otu_documents_read(otu_ids)
+        documents = []
+        for otu_id in otu_ids:
+            document = current.get(otu_id)
+            if document is None:
+                continue
+            if document.get("version") != manifest[otu_id]:
+                document = otu_document_at_version(otu_id=otu_id, version=manifest[otu_id], current=document)
+            if document:
+                documents.append(document)
+        read = {otu_id: document["version"] for otu_id, document in current.items()}
+        if dict(OTU.objects.filter(id__in=otu_ids).values_list("id", "version")) == read:
+            return documents, set(otu_ids) - set(current)
+    raise RuntimeError("OTUs of the index kept changing while they were read; publish again later")
 
 
 def _default_isolate(document: dict) -> dict | None:

@@ -195,7 +195,11 @@ def index_build(*, index_id: str) -> None:
             logger.warning("index %s is being built by another worker", index_id)
             return
         index = Index.objects.select_related("reference", "job").filter(id=index_id).first()
-        if index is None or index.ready:
+        if index is None:
+            # Removed before the task ran (its reference was deleted): end the job it had.
+            _removed_build_end(index_id=index_id)
+            return
+        if index.ready:
             return
         if index.job is not None and index.job.finished:
             if index.job.state != Job.State.COMPLETE:
@@ -209,7 +213,19 @@ def index_build(*, index_id: str) -> None:
             _index_finalize(index_id=index.id, files=files, user=None)
         except Exception as error:  # noqa: BLE001 - every failure removes the build
             logger.exception("index build %s failed", index_id)
-            index_fail(index_id=index_id, error=error)
+            if not index_fail(index_id=index_id, error=error) and not Index.objects.filter(id=index_id).exists():
+                # Removed while it was built (its reference was deleted): what it stored after
+                # the deletion removed the reference's files goes too, and its job ends.
+                stored_delete_quietly(prefixes=[index_key_prefix(index)])
+                _removed_build_end(index_id=index_id, job_id=index.job_id)
+
+
+def _removed_build_end(*, index_id: str, job_id: str | None = None) -> None:
+    """End, in error, the unfinished job of a build whose index row is gone."""
+    jobs = Job.objects.filter(id=job_id) if job_id else Job.objects.filter(workflow=WORKFLOW, args__index_id=index_id)
+    jobs.filter(state__in=(Job.State.WAITING, Job.State.RUNNING)).update(
+        state=Job.State.ERROR, error={"message": "The index was removed before its build finished"}, updated_at=timezone.now()
+    )
 
 
 @contextmanager
@@ -476,8 +492,9 @@ def _index_finalize(*, index_id: str, files: list[tuple[str, str, int]] | None, 
     return index
 
 
-def index_fail(*, index_id: str, error) -> None:
-    """Remove a failed build and its files, return its changes to unbuilt, keep the error."""
+def index_fail(*, index_id: str, error) -> bool:
+    """Remove a failed build and its files, return its changes to unbuilt, keep the error.
+    False when there is no unready index `index_id` (gone already, or ready)."""
     if isinstance(error, IndexBuildError):
         error = {"type": type(error).__name__, "message": str(error), **error.details}
     elif isinstance(error, StorageUnavailable):
@@ -488,7 +505,7 @@ def index_fail(*, index_id: str, error) -> None:
         _index_revision_bump(index_id)
         index = Index.objects.select_for_update().filter(id=index_id).first()
         if index is None or index.ready:
-            return
+            return False
         job = Job.objects.select_for_update().filter(id=index.job_id).first() if index.job_id else None
         _index_delete(index)
         if job is not None and job.state != Job.State.CANCELLED:
@@ -496,6 +513,7 @@ def index_fail(*, index_id: str, error) -> None:
             job.error = error or job.error or {"message": "Index build failed"}
             job.updated_at = timezone.now()
             job.save(update_fields=["state", "error", "updated_at"])
+    return True
 
 
 def _index_delete(index: Index) -> None:

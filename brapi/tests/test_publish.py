@@ -190,3 +190,65 @@ def test_large_sequence_is_chunked(user, settings):
     assert _bases(published_reference) == bases
     for start, stop in [(0, 1), (999, 1001), (1500, 3999), (4000, 4321), (17, 17)]:
         assert bases_read(reference_id=published_reference.id, chunk_size=1000, start=start, stop=stop) == bases[start:stop]
+
+
+def test_publish_command_with_an_unknown_or_unready_index_id_fails_and_publishes_nothing(user):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    reference = ReferenceFactory(user=user)
+    otu, _ = otu_with_sequences(reference, ["ACGT"])
+    ready = index_for(reference, [otu])
+    with pytest.raises(CommandError, match="No ready index nothere1"):
+        call_command("brapi_publish", ready.id, "nothere1", stdout=io.StringIO())
+    assert not ReferenceSet.objects.exists()
+    out = io.StringIO()
+    call_command("brapi_publish", ready.id, stdout=out)
+    assert "Published 1 index(es)" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_is_of_the_manifest_state_when_an_edit_commits_while_it_reads(user):
+    """An edit committed between the read of an OTU's row and of its sequences must not put
+    the edited bases into the set under the manifest's version."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from refs.revisions import reference_revision_bump
+
+    reference = ReferenceFactory(user=user)
+    otu, (sequence,) = otu_with_sequences(reference, ["ACGTACGTAC"], other_isolate=False)
+    index = index_for(reference, [otu])  # manifest: version 0
+
+    def edit():
+        try:
+            with transaction.atomic():
+                reference_revision_bump(reference_ids=reference.id)
+                before = otu_document_load(otu.id)
+                Sequence = type(sequence)
+                Sequence.objects.filter(id=sequence.id).update(sequence="GGGGCCCC")
+                type(otu).objects.filter(id=otu.id).update(version=1)
+                change_record(
+                    method_name="edit_sequence", description="Edited", old=before, new=otu_document_load(otu.id), user=user
+                )
+        finally:
+            connections.close_all()
+
+    edited = []
+
+    def concurrent_edit(execute, sql, params, many, context):
+        if not edited and "refs_isolate" in sql and "refs_sequence" in sql:
+            edited.append(True)
+            thread = threading.Thread(target=edit)
+            thread.start()
+            thread.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(concurrent_edit):
+        reference_set = services.referenceset_publish_index(index=index)
+    assert edited
+    (published_reference,) = reference_set.references.all()
+    assert _bases(published_reference) == "ACGTACGTAC"
+    assert published_reference.md5checksum == md5("ACGTACGTAC")

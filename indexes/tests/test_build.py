@@ -1,6 +1,7 @@
 """POST /api/refs/{id}/indexes and the build it starts (Celery task run in-process)."""
 
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -422,3 +423,62 @@ def test_concurrent_build_requests_create_one_build(client_for, user):
     assert sorted(statuses) == [201, 409, 409]
     assert Index.objects.count() == 1
     assert set(Change.objects.values_list("index_id", flat=True)) == {Index.objects.get().id}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("needs_postgresql")
+def test_a_reference_deleted_during_its_build_ends_the_job_and_leaves_no_index_or_files(client_for, user, settings):
+    """The deletion commits while the build reads the FASTA: no index, no stored files, and
+    the job ends in error instead of running forever."""
+    import threading
+
+    from django.db import connection, connections
+
+    from refs.processes.delete import reference_delete_run
+    from refs.services.reference_processes import reference_delete
+
+    require_postgresql()
+    reference = ReferenceFactory(user=user)
+    otu_create(reference, name="Deleted virus")
+    response = client_for(user).post(build_url(reference), {"runner": "external"}, format="json")
+    # Built by the task here (the external runner only keeps the request from queueing it).
+    index_id, job_id = response.json()["id"], response.json()["job"]["id"]
+
+    def delete():
+        try:
+            process = reference_delete(user=user, reference=reference, queue=False)
+            reference_delete_run(reference_id=reference.id, process_id=process.id)
+        finally:
+            connections.close_all()
+
+    deleted = []
+
+    def delete_while_reading(execute, sql, params, many, context):
+        if not deleted and "refs_sequence" in sql:
+            deleted.append(True)
+            thread = threading.Thread(target=delete)
+            thread.start()
+            thread.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(delete_while_reading):
+        index_build(index_id=index_id)
+    assert deleted
+    assert not Index.objects.filter(id=index_id).exists()
+    assert Job.objects.get(id=job_id).state == Job.State.ERROR
+    stored = Path(settings.DATA_DIR) / "references" / reference.id
+    assert not stored.exists() or not any(stored.rglob("*"))
+
+
+def test_a_build_task_for_an_index_removed_before_it_ran_ends_its_job(user_client, built_reference, user, django_capture_on_commit_callbacks):
+    from refs.processes.delete import reference_delete_run
+    from refs.services.reference_processes import reference_delete
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = user_client.post(build_url(built_reference), {}, format="json")
+    index_id, job_id = response.json()["id"], response.json()["job"]["id"]
+    process = reference_delete(user=user, reference=built_reference, queue=False)
+    reference_delete_run(reference_id=built_reference.id, process_id=process.id)
+    index_build(index_id=index_id)
+    assert not Index.objects.filter(id=index_id).exists()
+    assert Job.objects.get(id=job_id).state == Job.State.ERROR
