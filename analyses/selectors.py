@@ -263,8 +263,11 @@ def analysis_document_read(*, user, analysis_id: str) -> dict:
         elif not found[-1]:
             raise InsufficientRights()
     document = analysis_summary_document(found)
-    document["results"] = analysis_results_document(
-        analysis_id=analysis_id, workflow=found[1], results=json_value(found[14])
-    )
+    results = analysis_results_document(analysis_id=analysis_id, workflow=found[1], results=json_value(found[14]))
+    # The spec's document shows the read count and the hits (`diagnosis`) at its top level, as
+    # Virtool's older documents did; `results` keeps them with the rest of the report.
+    document["read_count"] = results.get("read_count") if results else None
+    document["diagnosis"] = results.get("hits") if results else None
+    document["results"] = results
     document["files"] = [_file_document(*values) for values in rows(_FILE_SQL, [analysis_id])]
     return document

@@ -264,7 +264,7 @@ def endpoints() -> list[Endpoint]:
         E("sample", "detail", lambda r, d: f"/api/samples/{r.choice(d['samples'])}", "sample"),
         E("sample analyses", "page", lambda r, d: f"/api/samples/{d['sample']}/analyses", "sample_analyses"),
         E("analysis", "detail", lambda r, d: f"/api/analyses/{r.choice(d['analyses'])}", "analysis", floor_leaves_out=(
-            r"^\.results\.hits\[\d+\]\.(otu\.(name|abbreviation)|isolate\.(id|name)|accession|definition|length)$",
+            r"^\.(results\.hits|diagnosis)\[\d+\]\.(otu\.(name|abbreviation)|isolate\.(id|name)|accession|definition|length)$",
             "hits on OTUs edited since the hit's version, which it reads as they are now (the endpoint rebuilds them from history)",
         )),
         E("brapi serverinfo", "detail", lambda r, d: "/brapi/v2/serverinfo", None),
@@ -275,8 +275,8 @@ def endpoints() -> list[Endpoint]:
         E("brapi references", "large", lambda r, d: f"/brapi/v2/references?pageSize=100&page={r.randint(0, d['brapi_pages'])}", "brapi_references"),
         E("brapi reference", "detail", lambda r, d: f"/brapi/v2/references/{r.choice(d['brapi_references'])}", "brapi_reference"),
         E("brapi bases", "detail", lambda r, d: f"/brapi/v2/references/{r.choice(d['brapi_references'])}/bases", "bases"),
-        E("brapi search results", "large", lambda r, d: f"/brapi/v2/search/references/{d['search']}?page={r.randint(0, d['brapi_pages'])}", "brapi_search_references"),
-        E("brapi set search results", "page", lambda r, d: f"/brapi/v2/search/referencesets/{d['set_search']}", "brapi_search_referencesets"),
+        E("brapi search results", "large", lambda r, d: f"/brapi/v2/search/references/{d['search']}?pageSize=100&page={r.randint(0, d['brapi_pages'])}", "brapi_search_references"),
+        E("brapi set search results", "page", lambda r, d: f"/brapi/v2/search/referencesets/{d['set_search']}?pageSize=15", "brapi_search_referencesets"),
     ]
 
 

@@ -502,5 +502,9 @@ def analysis(cursor, url):
                 "median_depth": _median(align) if align else hit.get("depth", 0),
             })
         results["hits"] = hits
-    document.update({"results": results, "files": _json(files) or []})
+    document.update({
+        "read_count": results.get("read_count") if results else None,
+        "diagnosis": results.get("hits") if results else None,
+        "results": results, "files": _json(files) or [],
+    })
     return orjson.dumps(document)

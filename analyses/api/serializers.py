@@ -201,11 +201,18 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
 class AnalysisSerializer(AnalysisSummarySerializer):
     """The whole analysis document. `results` is null until the runner reports them."""
 
+    read_count = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="`results.read_count`, at the top level as the spec shows it; null until reported"
+    )
+    diagnosis = serializers.ListField(
+        child=serializers.DictField(), read_only=True, allow_null=True,
+        help_text="`results.hits` (Pathoscope's OTU hits, NuVs' contigs), at the top level as the spec shows it; null until reported",
+    )
     results = ResultsDocumentField(source="results_document", allow_null=True)
     files = AnalysisFileSerializer(many=True)
 
     class Meta(AnalysisSummarySerializer.Meta):
-        fields = AnalysisSummarySerializer.Meta.fields + ["results", "files"]
+        fields = AnalysisSummarySerializer.Meta.fields + ["read_count", "diagnosis", "results", "files"]
 
 
 class AnalysisJobKeySerializer(serializers.Serializer):

@@ -147,6 +147,21 @@ def test_get_analysis_document(owner_client, sample, otu_sequences):
     assert re.fullmatch(r".*\.\d{6}Z", body["created_at"])
 
 
+def test_get_analysis_document_has_the_spec_top_level_read_count_and_diagnosis(owner_client, sample, otu_sequences):
+    a, _, _ = otu_sequences
+    analysis = AnalysisFactory(sample=sample, ready=True, results=pathoscope_results([pathoscope_hit(a)]))
+    body = owner_client.get(f"/api/analyses/{analysis.id}").json()
+    assert body["read_count"] == 23953 == body["results"]["read_count"]
+    assert body["diagnosis"] == body["results"]["hits"] and len(body["diagnosis"]) == 1
+    keys = list(body)
+    assert keys.index("subtractions") < keys.index("read_count") < keys.index("diagnosis") < keys.index("results")
+
+
+def test_get_unfinished_analysis_has_null_read_count_and_diagnosis(owner_client, sample):
+    body = owner_client.get(f"/api/analyses/{AnalysisFactory(sample=sample).id}").json()
+    assert (body["read_count"], body["diagnosis"], body["results"]) == (None, None, None)
+
+
 def test_get_unfinished_analysis_has_null_results(owner_client, sample):
     analysis = AnalysisFactory(sample=sample)
     assert owner_client.get(f"/api/analyses/{analysis.id}").json()["results"] is None
@@ -209,7 +224,9 @@ def test_delete_analysis_whose_job_ended_without_results(owner_client, sample, s
 
 
 def test_delete_missing_analysis_is_404(owner_client):
-    assert owner_client.delete("/api/analyses/nothere").status_code == 404
+    response = owner_client.delete("/api/analyses/nothere")
+    assert response.status_code == 404
+    assert response.json() == {"id": "not_found", "message": "Not found"}
 
 
 def test_delete_analysis_whose_sample_is_gone_is_400(owner_client, sample):

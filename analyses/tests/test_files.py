@@ -45,6 +45,13 @@ def test_upload_format_is_inferred_from_the_name_when_omitted(owner_client, anal
     assert upload(owner_client, analysis.id, query=f"name={name}").json()["format"] == expected
 
 
+@pytest.mark.parametrize("file_format", ["sam", "bam", "fasta", "fastq", "csv", "tsv", "json"])
+def test_upload_accepts_every_documented_format(owner_client, analysis, file_format):
+    response = upload(owner_client, analysis.id, query=f"name=results.out&format={file_format}")
+    assert response.status_code == 201, response.json()
+    assert response.json()["format"] == file_format
+
+
 def test_upload_with_an_unsupported_format_is_400(owner_client, analysis):
     response = upload(owner_client, analysis.id, query="name=a.doc&format=doc")
     assert response.status_code == 400
@@ -128,7 +135,9 @@ def test_download_streams_the_file_back(owner_client, analysis):
 
 
 def test_download_of_a_missing_file_is_404(owner_client, analysis, sample):
-    assert owner_client.get(f"/api/analyses/{analysis.id}/files/999").status_code == 404
+    response = owner_client.get(f"/api/analyses/{analysis.id}/files/999")
+    assert response.status_code == 404
+    assert response.json() == {"id": "not_found", "message": "Not found"}
     other = AnalysisFactory(sample=sample)
     kept = upload(owner_client, other.id).json()
     assert owner_client.get(f"/api/analyses/{analysis.id}/files/{kept['id']}").status_code == 404

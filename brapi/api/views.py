@@ -268,15 +268,14 @@ class SearchView(BrapiView):
 
 
 class SearchResultsView(BrapiView):
-    """GET a page of a saved search, re-run with the criteria it was saved with."""
+    """GET a page of a saved search, re-run with the criteria it was saved with. Paged by this
+    request's `page` and `pageSize` (default 0 and 1000, as the spec says), not the search's."""
 
     kind: str = ""
 
     def get(self, request, search_id: str):
-        paging = queries.paging_from_query(request.query_params, default_size=None)
+        paging = queries.paging_from_query(request.query_params)
         saved = selectors.search_get_visible(user=request.user, search_id=search_id, kind=self.kind)
-        if request.query_params.get("pageSize") in (None, ""):
-            paging = queries.Paging(page=paging.page, page_size=min(saved.page_size, settings.BRAPI_PAGE_SIZE_MAX))
         return _list_response(_SEARCHES[self.kind](user=request.user, criteria=saved.criteria), paging)
 
 

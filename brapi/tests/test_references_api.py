@@ -171,6 +171,20 @@ def test_list_references_filters(bearer_client, published, query, expected):
     assert {ids[i] for i in _ids(response)} == expected
 
 
+def test_accession_and_md5checksum_filters_are_case_sensitive_exact_matches(bearer_client, published):
+    a0 = published["sequences"][0]
+    for query in (
+        f"accession={a0.accession.lower()}",
+        f"accession={a0.accession[:-1]}",
+        f"md5checksum={md5(a0.sequence).upper()}",
+        f"md5checksum={md5(a0.sequence)[:-1]}",
+    ):
+        response = bearer_client.get(f"/brapi/v2/references?{query}")
+        assert response.status_code == 200
+        assert response.json()["result"]["data"] == [], query
+    assert len(_ids(bearer_client.get(f"/brapi/v2/references?accession={a0.accession}"))) == 1
+
+
 def test_common_crop_name_filter_matches_assembly(anonymous_client, assembly):
     body = anonymous_client.get("/brapi/v2/references?commonCropName=Maize").json()
     assert body["metadata"]["pagination"]["totalCount"] == 3

@@ -30,15 +30,37 @@ def test_search_references_larger_than_a_page_answers_202_and_pages(bearer_clien
     search_id = body["result"]["searchResultsDbId"]
     assert body["metadata"]["pagination"]["totalCount"] == 3
 
-    first = bearer_client.get(f"/brapi/v2/search/references/{search_id}")
+    first = bearer_client.get(f"/brapi/v2/search/references/{search_id}?pageSize=2")
     assert first.status_code == 200
     brava_validate(first.json(), "References/getSearchReferencesSearchresultsdbidResponse")
     assert first.json()["metadata"]["pagination"] == {"currentPage": 0, "pageSize": 2, "totalCount": 3, "totalPages": 2}
-    second = bearer_client.get(f"/brapi/v2/search/references/{search_id}?page=1").json()
+    second = bearer_client.get(f"/brapi/v2/search/references/{search_id}?page=1&pageSize=2").json()
     assert len(second["result"]["data"]) == 1
     assert _ids(first.json()) | _ids(second) == {r.id for r in published["set"].references.all()}
     everything = bearer_client.get(f"/brapi/v2/search/references/{search_id}?pageSize=10").json()
     assert len(everything["result"]["data"]) == 3
+
+
+def test_search_without_page_fields_answers_page_0_of_size_1000(bearer_client, published):
+    body = bearer_client.post("/brapi/v2/search/references", {}, format="json").json()
+    assert body["metadata"]["pagination"] == {"currentPage": 0, "pageSize": 1000, "totalCount": 3, "totalPages": 1}
+
+
+def test_search_accessions_and_md5checksums_are_case_sensitive(bearer_client, published):
+    a0 = published["sequences"][0]
+    for body in ({"accessions": [a0.accession.lower()]}, {"md5checksums": [md5(a0.sequence).upper()]}):
+        response = bearer_client.post("/brapi/v2/search/references", body, format="json")
+        assert response.status_code == 200
+        assert response.json()["result"]["data"] == [], body
+
+
+def test_saved_search_results_default_to_a_page_size_of_1000(bearer_client, published):
+    search_id = bearer_client.post("/brapi/v2/search/references", {"pageSize": 2}, format="json").json()["result"][
+        "searchResultsDbId"
+    ]
+    body = bearer_client.get(f"/brapi/v2/search/references/{search_id}").json()
+    assert body["metadata"]["pagination"]["pageSize"] == 1000
+    assert len(body["result"]["data"]) == 3
 
 
 def test_search_fields_or_within_and_across(bearer_client, published):

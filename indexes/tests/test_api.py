@@ -1,5 +1,7 @@
 """Reading indexes: GET /api/indexes, /api/refs/{id}/indexes, /api/indexes/{id}, its history and files."""
 
+import re
+
 import pytest
 
 from history.models import Change
@@ -225,6 +227,16 @@ class TestGet:
         assert body["otus"] == [{"id": otu.id, "name": "Shared virus", "version": 2, "change_count": 3}]
         assert body["ready"] is False
         assert body["files"] == []
+
+    def test_has_every_field_the_spec_shows_with_created_at_in_utc(self, user_client, user, reference):
+        otu_create(reference, name="Spec virus")
+        index, _ = index_create(user=user, reference_id=reference.id, runner="external")
+        body = user_client.get(f"/api/indexes/{index.id}").json()
+        spec_fields = {"version", "created_at", "manifest", "ready", "user", "job", "id", "contributors", "change_count"}
+        assert spec_fields <= set(body)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", body["created_at"])
+        assert body["job"] == {"id": index.job_id}
+        assert body["manifest"] == index.manifest
 
     def test_the_indexs_own_job_runner_may_read_it(self, job_client, user, built_reference):
         index, key = index_create(user=user, reference_id=built_reference.id, runner="external")

@@ -134,7 +134,7 @@ class TestUpload:
     def test_422_without_a_name(self, runner, external):
         response = upload(runner, external[0].id, None)
         assert response.status_code == 422
-        assert response.json()["id"] == "invalid_query"
+        assert (response.json()["id"], response.json()["message"]) == ("invalid_query", "Invalid query")
         assert "name" in response.json()["errors"]
 
     def test_413_over_the_upload_limit(self, runner, external, settings):

@@ -190,7 +190,7 @@ REQUESTS = [
     ("anonymous", "/brapi/v2/references/{chromosome_id}/bases?start=10&end=40"),
     ("administrator", "/brapi/v2/references/{brapi_reference_id}/bases"),
     ("owner", "/brapi/v2/search/references/{search_id}"),
-    ("owner", "/brapi/v2/search/references/{search_id}?page=1"),
+    ("owner", "/brapi/v2/search/references/{search_id}?page=1&pageSize=2"),
     ("owner", "/brapi/v2/search/referencesets/{set_search_id}"),
     ("nobody", "/brapi/v2/search/references/{search_id}"),
 ]
