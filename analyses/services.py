@@ -229,6 +229,11 @@ def analysis_file_create(*, analysis: Analysis, name: str, file_format: str | No
     stored_key = None
     try:
         with transaction.atomic():
+            # Held until the row commits, as index_file_upload holds its index: a sample or
+            # analysis removed meanwhile waits and then removes this file with the rest (or
+            # went first, and the runner gets a 404 with nothing stored).
+            if not Analysis.objects.select_for_update(no_key=True).filter(id=analysis.id).values_list("id", flat=True):
+                raise NotFound()
             analysis_file = AnalysisFile.objects.create(analysis=analysis, name=name, format=file_format)
             analysis_file.name_on_disk = f"{analysis_file.id}-{name}"
             key = analysis_file_key(analysis_file)

@@ -288,7 +288,10 @@ def upload_create(*, user: User, name: str, upload_type: str, uploaded_file) -> 
 
 def upload_remove(*, upload_id: str) -> None:
     """Delete an upload and, once that commits, its file. A store that cannot be reached
-    answers 503 and keeps both."""
+    answers 503 and keeps both. 409 while an import that reserved it has not finished: its
+    task may not have read the file yet (an import reserves the upload under the same row
+    lock, so the two are never interleaved)."""
+    from virtool_site.errors import Conflict
     from virtool_site.models import Upload
     from virtool_site.storage import stored_delete_on_commit
 
@@ -296,6 +299,8 @@ def upload_remove(*, upload_id: str) -> None:
         upload = Upload.objects.select_for_update().filter(id=upload_id).first()
         if upload is None:
             raise NotFound()
+        if upload.reserved and Process.objects.filter(context__upload_id=upload.id, complete=False).exists():
+            raise Conflict("Upload is in use by an import")
         key = upload_key(upload)
         upload.delete()
         stored_delete_on_commit(names=[key], check=True)

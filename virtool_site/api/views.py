@@ -281,7 +281,11 @@ class UploadView(APIView):
             services.upload_key(upload), filename=upload.name, not_found="Uploaded file not found at expected location"
         )
 
-    @extend_schema(responses=responses({204: None}, 403, 404, 503), tags=["uploads"])
+    @extend_schema(
+        responses=responses({204: None}, 403, 404, 409, 503),
+        tags=["uploads"],
+        description="409 \"Upload is in use by an import\" until the import that reserved it ends.",
+    )
     def delete(self, request, upload_id):
         services.upload_remove(upload_id=upload_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
