@@ -16,6 +16,7 @@ works:
   reference an import was filling).
 """
 
+import contextvars
 import logging
 import queue
 import threading
@@ -101,7 +102,11 @@ class ProcessProgress(Progress):
         if self.side_channel and connection.in_atomic_block:
             if self._thread is None:
                 self._queue = queue.Queue()
-                self._thread = threading.Thread(target=self._serve, name=f"progress-{self.process_id}", daemon=True)
+                # In the task's context, so its log lines carry the task's request id.
+                context = contextvars.copy_context()
+                self._thread = threading.Thread(
+                    target=context.run, args=(self._serve,), name=f"progress-{self.process_id}", daemon=True
+                )
                 self._thread.start()
             self._queue.put((function, kwargs))
         else:

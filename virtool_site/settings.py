@@ -4,13 +4,61 @@ With nothing set the service runs self-contained: SQLite in DATA_DIR and Celery 
 in-process, so a new user needs nothing but Python 3.11.
 """
 
+import re
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):
+    """django-environ, strict: a malformed value stops start-up with ImproperlyConfigured naming
+    the variable (django-environ raises a bare ValueError, reads an unknown boolean as False and
+    a float such as "10s" as 10)."""
+
+    BOOLEAN_FALSE_STRINGS = ("false", "off", "no", "n", "0", "")
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        raw = self.ENVIRON.get(f"{self.prefix}{var}")
+        if raw is not None:
+            known = self.BOOLEAN_TRUE_STRINGS + self.BOOLEAN_FALSE_STRINGS
+            if cast is bool and raw.lower().strip() not in known and not re.fullmatch(r"\s*-?\d+\s*", raw):
+                _env_invalid(var, raw, "a boolean (true or false)")
+            if cast is float:
+                try:
+                    float(raw)
+                except ValueError:
+                    _env_invalid(var, raw, "a number")
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ImproperlyConfigured:
+            raise
+        except (TypeError, ValueError) as error:
+            _env_invalid(var, raw, str(error))
+
+    def db_url(self, var=environ.Env.DEFAULT_DATABASE_ENV, default=environ.Env.NOTSET, engine=None):
+        config = super().db_url(var, default=default, engine=engine)
+        if "ENGINE" not in config:
+            _env_invalid(var, self.ENVIRON.get(var), "a database URL such as postgres://user@host:5432/name")
+        return config
+
+    db = db_url
+
+    def rate(self, var, default):
+        """A DRF throttle rate, `<number>/<second|minute|hour|day>`."""
+        value = self.str(var, default=default)
+        if not re.fullmatch(r"\d+/[smhd][a-z]*", value):
+            _env_invalid(var, value, "a rate such as 600/minute")
+        return value
+
+
+def _env_invalid(var, value, expected):
+    raise ImproperlyConfigured(f"Environment variable {var}={value!r} is invalid: expected {expected}")
+
+
+env = _Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -191,6 +239,10 @@ REST_FRAMEWORK = {
     # OPTIONS describes a view without reading its body or objects (virtool_site.api.metadata).
     "DEFAULT_METADATA_CLASS": "virtool_site.api.metadata.VirtoolMetadata",
     "EXCEPTION_HANDLER": "virtool_site.api.exceptions.exception_handler",
+    # Proxies in front of the service that append to X-Forwarded-For (the compose stack's nginx:
+    # 1). Rate limits of anonymous clients count the address the nearest proxy saw; with 0,
+    # REMOTE_ADDR. Never DRF's default (None), which counts the whole header a client can forge.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -212,8 +264,8 @@ SPECTACULAR_SETTINGS = {
 
 # Per-user rate limits (DRF throttles counted in the cache: Redis when REDIS_URL is set).
 THROTTLE_RATES = {
-    "write": env.str("THROTTLE_WRITE_RATE", default="600/minute"),
-    "search": env.str("THROTTLE_SEARCH_RATE", default="120/minute"),
+    "write": env.rate("THROTTLE_WRITE_RATE", default="600/minute"),
+    "search": env.rate("THROTTLE_SEARCH_RATE", default="120/minute"),
 }
 
 # Pagination (Virtool conventions)
@@ -231,7 +283,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
+# The soft limit must come first: it raises inside the task, so process_run ends the process
+# failed; the hard limit kills the task and would leave its process at its step.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "CELERY_TASK_SOFT_TIME_LIMIT", default=max(CELERY_TASK_TIME_LIMIT - 60, CELERY_TASK_TIME_LIMIT * 9 // 10)
+)
+if CELERY_TASK_TIME_LIMIT and CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_TASK_SOFT_TIME_LIMIT ({CELERY_TASK_SOFT_TIME_LIMIT}) must be below CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT})"
+    )
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="virtool")
 # CPU-heavy work has a queue of its own, served by compute nodes (`worker -Q builds`); every
 # other task goes to the default queue above, which a worker without -Q serves.
@@ -253,6 +314,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_UNACKED_HEARTBEAT_SECONDS = env.float(
     "CELERY_UNACKED_HEARTBEAT_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 6
 )
+if CELERY_UNACKED_HEARTBEAT_SECONDS >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    # A live worker's tasks would age out between beats and run twice at once.
+    raise ImproperlyConfigured(
+        f"CELERY_UNACKED_HEARTBEAT_SECONDS ({CELERY_UNACKED_HEARTBEAT_SECONDS}) must be below "
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']})"
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through Django's LOGGING, so task lines carry the request id like web lines.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

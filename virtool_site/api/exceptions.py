@@ -4,6 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404
@@ -33,6 +34,15 @@ def database_error_message(exc) -> str:
     if isinstance(exc.__cause__, (extensions.TransactionRollbackError, extensions.QueryCanceledError)):
         return "Database busy"
     return DATABASE_UNAVAILABLE
+
+
+def unique_violation(exc) -> bool:
+    """An IntegrityError of a unique constraint: a concurrent request inserted the same row
+    between this request's "already exists" check and its insert."""
+    cause = exc.__cause__
+    code = getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)
+    return code == "23505" or "UNIQUE constraint failed" in str(exc)  # PostgreSQL, SQLite
+
 
 _DRF_ERRORS = {
     exceptions.NotAuthenticated: ("unauthorized", "Requires authorization"),
@@ -74,6 +84,10 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
         )
+
+    if isinstance(exc, IntegrityError) and unique_violation(exc):
+        logger.warning("lost a race for a unique row: %s", exc)
+        return Response(error_body("conflict", "Conflict"), status=status.HTTP_409_CONFLICT)
 
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

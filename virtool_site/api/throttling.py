@@ -60,12 +60,13 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
 
 class WriteRateThrottle(_SettingsRateThrottle):
-    """Every POST, PUT, PATCH and DELETE of a user counts against the `write` rate."""
+    """Every POST, PUT, PATCH and DELETE of a user counts against the `write` rate, except a
+    POST to a search view (BrAPI's): that counts against the `search` rate only."""
 
     scope = "write"
 
     def allow_request(self, request, view):
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS or getattr(view, "throttle_scope", None) == "search":
             return True
         return self.counted_allow_request(request, view)
 

@@ -68,3 +68,26 @@ def test_without_a_process_on_fail_runs_and_the_error_is_raised():
         with process_run(None, on_fail=undone.append):
             raise ProcessError("Bad file")
     assert undone == [{"id": "process_error", "message": "Bad file"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_written_from_inside_the_tasks_transaction_keeps_the_request_id(user, monkeypatch):
+    # The helper thread that writes progress past the task's open transaction logs (a failed
+    # update) under the request id of the task, like every other line of the task.
+    from django.db import transaction
+
+    from virtool_site import processes
+    from virtool_site.middleware import current_request_id, set_request_id
+
+    seen = []
+    monkeypatch.setattr(processes, "process_step", lambda **kwargs: seen.append(current_request_id()))
+    process = process_create(process_type="marker", steps=["one"], user=user)
+    set_request_id("req-progress-1")
+    try:
+        progress = processes.ProcessProgress(process.id)
+        with transaction.atomic():
+            progress.step("one")
+        progress.close()
+    finally:
+        set_request_id(None)
+    assert seen == ["req-progress-1"]

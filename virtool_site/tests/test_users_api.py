@@ -73,3 +73,41 @@ def test_account_shows_own_permissions(client_for, user_factory):
     user = user_factory(create_sample=True)
     body = client_for(user).get("/api/account").json()
     assert body["id"] == user.username and body["permissions"]["create_sample"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_creations_of_one_user_answer_201_and_a_client_error_not_a_500(admin_user, monkeypatch):
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from virtool_site.models import User
+
+    # Both requests pass the "already exists" check before either inserts.
+    barrier = threading.Barrier(2, timeout=10)
+    set_password = User.set_password
+
+    def set_password_together(self, raw):
+        set_password(self, raw)
+        if self.username == "twin":
+            barrier.wait()
+
+    monkeypatch.setattr(User, "set_password", set_password_together)
+    statuses = []
+
+    def create():
+        client = APIClient(raise_request_exception=False)
+        client.force_authenticate(admin_user)
+        try:
+            response = client.post("/api/users", {"handle": "twin", "password": "a long password"}, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [201, 409], statuses  # the loser of the race: 409 Conflict
