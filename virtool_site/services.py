@@ -6,7 +6,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from virtool_site.errors import InvalidInput, NotFound
@@ -207,7 +207,11 @@ def user_create(*, username: str, password: str, administrator: bool = False, pe
         if name in PERMISSIONS:
             setattr(user, name, bool(value))
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # a concurrent request created it since the check above
+        raise InvalidInput("User already exists", errors={"handle": ["User already exists"]}) from None
     return user
 
 
@@ -241,7 +245,11 @@ def group_create(*, name: str):
 
     if Group.objects.filter(name__iexact=name).exists():
         raise InvalidInput("Group already exists", errors={"name": ["Group already exists"]})
-    group = Group.objects.create(name=name)
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(name=name)
+    except IntegrityError:  # a concurrent request created it since the check above
+        raise InvalidInput("Group already exists", errors={"name": ["Group already exists"]}) from None
     GroupPermissions.objects.create(group=group)
     return group
 

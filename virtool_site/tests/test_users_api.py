@@ -76,7 +76,7 @@ def test_account_shows_own_permissions(client_for, user_factory):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_creations_of_one_user_answer_201_and_a_client_error_not_a_500(admin_user, monkeypatch):
+def test_two_simultaneous_creations_of_one_user_answer_201_and_the_specs_422_not_a_500(admin_user, monkeypatch):
     import threading
 
     from django.db import connection
@@ -110,4 +110,4 @@ def test_two_simultaneous_creations_of_one_user_answer_201_and_a_client_error_no
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(statuses) == [201, 409], statuses  # the loser of the race: 409 Conflict
+    assert sorted(statuses) == [201, 422], statuses  # the loser of the race: 422 "User already exists"
