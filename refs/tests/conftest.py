@@ -31,6 +31,17 @@ def stranger_client(client_for, stranger):
 
 
 @pytest.fixture
+def curator(user_factory):
+    """A user who may create references (the reference processes' tests start them as this user)."""
+    return user_factory(username="curator", create_ref=True)
+
+
+@pytest.fixture
+def curator_client(client_for, curator):
+    return client_for(curator)
+
+
+@pytest.fixture
 def reference(owner):
     return services.reference_create(user=owner, name="Plant Viruses", organism="viruses")
 

@@ -17,16 +17,6 @@ RIGHTS_KEYS = {"id", "build", "modify", "modify_kind", "remove"}
 
 
 @pytest.fixture
-def curator(user_factory):
-    return user_factory(username="curator", create_ref=True)
-
-
-@pytest.fixture
-def curator_client(client_for, curator):
-    return client_for(curator)
-
-
-@pytest.fixture
 def imported(curator, tmp_path, django_capture_on_commit_callbacks):
     path = reference_file(tmp_path / "r.json.gz", [file_otu() for _ in range(2)])
     return start_import(curator, path, django_capture_on_commit_callbacks)

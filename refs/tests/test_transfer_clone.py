@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def curator(user_factory):
-    return user_factory(username="curator", create_ref=True)
-
-
-@pytest.fixture
-def curator_client(client_for, curator):
-    return client_for(curator)
-
-
-@pytest.fixture
 def source(curator, tmp_path, django_capture_on_commit_callbacks):
     """An imported reference of 6 OTUs, one of them edited since (version 2) and one built."""
     otus = [file_otu(isolates=1 + n % 3, sequences=1 + n % 2) for n in range(6)]

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def curator(user_factory):
-    return user_factory(username="curator", create_ref=True)
-
-
-@pytest.fixture
-def curator_client(client_for, curator):
-    return client_for(curator)
-
-
-@pytest.fixture
 def reference(curator, tmp_path, django_capture_on_commit_callbacks):
     """An imported reference with a ready index and its files on disk."""
     path = reference_file(tmp_path / "r.json.gz", [file_otu(isolates=2, sequences=2) for _ in range(5)])

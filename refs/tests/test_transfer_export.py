@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def curator(user_factory):
-    return user_factory(username="curator", create_ref=True)
-
-
-@pytest.fixture
-def curator_client(client_for, curator):
-    return client_for(curator)
-
-
-@pytest.fixture
 def reference(curator, tmp_path, django_capture_on_commit_callbacks):
     otus = [file_otu(f"Virus {c}", f"V{c}", isolates=2, sequences=2) for c in "ABCD"]
     return start_import(curator, reference_file(tmp_path / "r.json.gz", otus), django_capture_on_commit_callbacks)

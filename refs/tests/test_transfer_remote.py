@@ -35,16 +35,6 @@ def github(settings):
 
 
 @pytest.fixture
-def curator(user_factory):
-    return user_factory(username="curator", create_ref=True)
-
-
-@pytest.fixture
-def curator_client(client_for, curator):
-    return client_for(curator)
-
-
-@pytest.fixture
 def release_otus():
     return [file_otu(f"Remote virus {c}", f"RV{c}", isolates=2, sequences=2) for c in "ABCDE"]
 
