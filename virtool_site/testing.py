@@ -1,6 +1,7 @@
 """Test helpers importable from any app's tests (`from virtool_site.testing import wait_for`)."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from virtool_site.celery import app as celery_app
 
@@ -97,3 +99,35 @@ def wait_for(predicate, *, timeout: float = 120, interval: float = 0.2, message:
         raise
     tail = f"\n{log()[-5000:]}" if log is not None else ""
     pytest.fail(f"timed out after {timeout}s waiting for {message}{tail}")
+
+
+def _route_text(pattern) -> str:
+    """A readable route: `refs/{ref_id}`, `analyses/document/{analysis_id}.{extension}`."""
+    text = str(pattern.pattern)
+    if hasattr(pattern.pattern, "_route"):  # path(): converters
+        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)
+    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text)  # re_path(): named groups
+    text = text.removeprefix("^").removesuffix("$").removesuffix("/?")
+    return text.replace("\\.", ".")
+
+
+def url_routes(patterns=None, prefix: str = ""):
+    """(route, view callback) of every URL the service answers, walked from the URLconf (tests
+    that must cover every endpoint fail when one is added without its row)."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + _route_text(pattern)
+        if isinstance(pattern, URLResolver):
+            yield from url_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def post_file(client, name="reference.json.gz", content=b"\x1f\x8bdata", upload_type="reference"):
+    """POST /api/uploads of `content` as a multipart file named `name`."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(
+        f"/api/uploads?name={name}&type={upload_type}",
+        {"file": SimpleUploadedFile("whatever", content)},
+        format="multipart",
+    )

@@ -18,14 +18,12 @@ here, or a row names an endpoint that is gone. The world is built once for the m
 request runs in a savepoint that is rolled back, so each caller meets the same objects.
 """
 
-import re
 from dataclasses import dataclass, field
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import override_settings
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from indexes.models import Index
@@ -34,31 +32,13 @@ from refs.models import Reference
 from refs.tests.transfer_factories import FakeGitHub, gz_bytes
 from virtool_site import services as site_services
 from virtool_site.tests.api_world import MISSING_INDEX_FILE, REMOTE_SLUG, world_build
+from virtool_site.testing import url_routes
 from virtool_site.tests.factories import GroupFactory, UserFactory
 
 CALLERS = ("anonymous", "nobody", "right", "administrator", "job")
 PREFIXES = ("api/", "brapi/v2/")
 
 # URLconf ------------------------------------------------------------------------------------
-
-
-def _route_text(pattern) -> str:
-    """A readable route: `refs/{ref_id}`, `analyses/document/{analysis_id}.{extension}`."""
-    text = str(pattern.pattern)
-    if hasattr(pattern.pattern, "_route"):  # path(): converters
-        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)
-    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text)  # re_path(): named groups
-    text = text.removeprefix("^").removesuffix("$").removesuffix("/?")
-    return text.replace("\\.", ".")
-
-
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        route = prefix + _route_text(pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route, pattern.callback
 
 
 def _methods(callback) -> list[str]:
@@ -75,7 +55,7 @@ def _methods(callback) -> list[str]:
 def urlconf_endpoints() -> set[tuple[str, str]]:
     return {
         ("/" + route, method)
-        for route, callback in _walk(get_resolver().url_patterns)
+        for route, callback in url_routes()
         if route.startswith(PREFIXES)
         for method in _methods(callback)
     }

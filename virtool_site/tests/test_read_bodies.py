@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.urls import get_resolver, resolve
+from django.urls import resolve
 from rest_framework.test import APIClient
 
+from virtool_site.testing import url_routes
 from virtool_site.tests.read_world import Determinism, world_build
-from virtool_site.tests.test_permission_matrix import PREFIXES, _methods, _walk
+from virtool_site.tests.test_permission_matrix import PREFIXES, _methods
 
 FIXTURE = Path(__file__).with_name("read_bodies.json")
 UPDATE = os.environ.get("READ_BODIES_UPDATE") == "1"
@@ -287,7 +288,7 @@ def _get_endpoints() -> dict:
     """{route: view callback} of every GET endpoint under /api and /brapi/v2."""
     return {
         "/" + route: callback
-        for route, callback in _walk(get_resolver().url_patterns)
+        for route, callback in url_routes()
         if route.startswith(PREFIXES) and "GET" in _methods(callback)
     }
 

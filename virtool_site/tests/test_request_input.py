@@ -23,11 +23,11 @@ from django.contrib import admin
 from django.db import transaction
 from django.db.models import Sum
 from django.test import override_settings
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from refs.models import OTU, Isolate, Reference, Sequence
 from virtool_site.api.parsers import JSON_DEPTH_MAX, TOO_DEEP, BoundedJSONDecoder, json_loads, json_too_deep
+from virtool_site.testing import url_routes
 from virtool_site.tests.api_world import world_build
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -69,23 +69,6 @@ _LITERALS = {"extension": "csv", "name": "reference.fa.gz", "sequence_index": "0
 # The URLconf ---------------------------------------------------------------------------------
 
 
-def _route_text(pattern) -> str:
-    text = str(pattern.pattern)
-    if hasattr(pattern.pattern, "_route"):
-        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)
-    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text)
-    return text.removeprefix("^").removesuffix("$").removesuffix("/?").replace("\\.", ".")
-
-
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        route = prefix + _route_text(pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route, pattern.callback
-
-
 def _view_methods(callback) -> list[str]:
     view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view_class is None:
@@ -95,7 +78,7 @@ def _view_methods(callback) -> list[str]:
 
 #: (route, callback) of everything the service answers: the API, BrAPI, refget, the schema
 #: and the admin.
-ROUTES = sorted(_walk(get_resolver().url_patterns), key=lambda item: item[0])
+ROUTES = sorted(url_routes(), key=lambda item: item[0])
 API_ROUTES = [(route, callback) for route, callback in ROUTES if route.startswith(("api/", "brapi/", "refget/"))]
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
+from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from virtool_site import storage
 from virtool_site.models import Upload
 from virtool_site.services import upload_create
+from virtool_site.testing import post_file
 
 pytestmark = pytest.mark.django_db
 
@@ -35,20 +36,6 @@ def expected_headers(filename: str, size: int) -> dict:
         "ETag": None,
         "Accept-Ranges": None,
     }
-
-
-@pytest.fixture
-def uploader(user_factory, client_for):
-    user = user_factory(upload_file=True, remove_file=True)
-    return user, client_for(user)
-
-
-def post_file(client, name="reference.json.gz", content=b"\x1f\x8bdata", upload_type="reference"):
-    return client.post(
-        f"/api/uploads?name={name}&type={upload_type}",
-        {"file": SimpleUploadedFile("whatever", content)},
-        format="multipart",
-    )
 
 
 def stored_keys(bucket, data_dir: Path, prefix: str) -> list[str]:

@@ -1,25 +1,10 @@
-import io
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from virtool_site.models import Upload
+from virtool_site.testing import post_file
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def uploader(user_factory, client_for):
-    user = user_factory(upload_file=True, remove_file=True)
-    return user, client_for(user)
-
-
-def post_file(client, name="reference.json.gz", content=b"\x1f\x8bdata", upload_type="reference"):
-    return client.post(
-        f"/api/uploads?name={name}&type={upload_type}",
-        {"file": SimpleUploadedFile("whatever", content)},
-        format="multipart",
-    )
 
 
 def test_upload_is_stored_under_data_dir_with_a_virtool_id(uploader, data_dir):
