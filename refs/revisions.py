@@ -17,22 +17,24 @@ def _connection():
     return connections[Reference.objects.db]
 
 
-def reference_revision_bump(*, reference_ids) -> None:
+def reference_revision_bump(*, reference_ids) -> set[str]:
     """Raise the revision of the reference(s) `reference_ids` (an id or ids); call inside the
-    writing transaction, before locking the reference's OTUs."""
+    writing transaction, before locking the reference's OTUs. Returns the ids among them that
+    are live (their row exists and their deletion has not started), read by the same UPDATE."""
     ids = [reference_ids] if isinstance(reference_ids, str) else sorted(set(reference_ids))
     if not ids:
-        return
+        return set()
     connection = _connection()
     quote = connection.ops.quote_name
-    table, revision, pk = quote(Reference._meta.db_table), quote("revision"), quote("id")
+    table, revision, pk, deleted = quote(Reference._meta.db_table), quote("revision"), quote("id"), quote("deleted")
     placeholders = ", ".join(["%s"] * len(ids))
-    sql = f"UPDATE {table} SET {revision} = {revision} + 1 WHERE {pk} IN ({placeholders})"
+    sql = f"UPDATE {table} SET {revision} = {revision} + 1 WHERE {pk} IN ({placeholders}) RETURNING {pk}, {deleted}"
     if connection.vendor == "postgresql":
         # Marks the transaction as one that bumped: the test suite's guard trigger reads it.
-        sql += " RETURNING set_config('virtool.revision_bumped', 'on', true)"
+        sql += ", set_config('virtool.revision_bumped', 'on', true)"
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
+        return {found[0] for found in cursor.fetchall() if not found[1]}
 
 
 def reference_revision_bump_live(*, reference_id: str) -> None:
@@ -40,8 +42,7 @@ def reference_revision_bump_live(*, reference_id: str) -> None:
     visibility before it waits for the reference's lock: a reference deleted (marked, or its
     row gone) meanwhile must not take the write (a gone row would fail a foreign key at
     commit, a 500); once the lock is held, no deletion can start."""
-    reference_revision_bump(reference_ids=reference_id)
-    if not Reference.objects.filter(id=reference_id).exists():
+    if reference_id not in reference_revision_bump(reference_ids=reference_id):
         raise NotFound()
 
 
