@@ -17,7 +17,7 @@
 Both produce BLAST JSON (`BlastOutput2`), parsed by `blast_result_parse` into hits
 `{accession, taxid, title, name, len, identity, evalue, align_len, score, bit_score, gaps}`.
 
-Tunables (optional settings): BLAST_POLL_INTERVAL (3 s), BLAST_POLL_INTERVAL_STEP (5 s),
+Tunables (settings.py, from the environment): BLAST_POLL_INTERVAL (3 s), BLAST_POLL_INTERVAL_STEP (5 s),
 BLAST_TIMEOUT_SECONDS (3600), BLAST_MAX_HITS (10), BLAST_MAX_FAILURES (3),
 BLAST_RESULT_MAX_BYTES (256 MiB), BLAST_LOCAL_TIMEOUT_SECONDS (3600), BLAST_RESPONSE_MAX_SECONDS
 (300: the longest one NCBI reply may take to arrive whole; HTTP_TIMEOUT_SECONDS bounds only each
@@ -62,17 +62,8 @@ NCBI_STATUSES = ("WAITING", "READY", "FAILED", "UNKNOWN")
 
 
 def blast_setting(name: str):
-    defaults = {
-        "BLAST_POLL_INTERVAL": 3,
-        "BLAST_POLL_INTERVAL_STEP": 5,
-        "BLAST_TIMEOUT_SECONDS": 3600,
-        "BLAST_MAX_HITS": 10,
-        "BLAST_MAX_FAILURES": 3,
-        "BLAST_RESULT_MAX_BYTES": 256 * 1024**2,
-        "BLAST_LOCAL_TIMEOUT_SECONDS": 3600,
-        "BLAST_RESPONSE_MAX_SECONDS": 300,
-    }
-    return getattr(settings, name, defaults[name])
+    """A BLAST_* setting, read at each use (tests override them); settings.py holds the defaults."""
+    return getattr(settings, name)
 
 
 class BlastError(Exception):
