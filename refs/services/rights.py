@@ -41,9 +41,7 @@ def _reference_member_add(*, kind: str, user, reference: Reference, member_id: s
     member = member_model.objects.filter(**{key: member_id}).first()
     if member is None:
         raise BadRequest(f"{label} does not exist")
-    if model.objects.filter(reference=reference, **{field: member}).exists():
-        raise BadRequest(f"{label} already exists")
-    try:
+    try:  # the unique constraint answers "already exists" (also for a concurrent add)
         with transaction.atomic():
             return model.objects.create(reference=reference, **{field: member}, **rights_clean(rights))
     except IntegrityError:
