@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-from brapi.models import Reference, ReferenceSet
 
 SUCCESS_STATUS = [{"message": "Request accepted, response successful", "messageType": "INFO"}]
 
@@ -42,16 +41,8 @@ def _species(term: str | None, term_uri: str | None) -> dict | None:
     return {"term": term, "termURI": term_uri}
 
 
-def _externals(item) -> list[dict]:
-    return [external_document(external.external_id, external.external_source) for external in item.external_references.all()]
-
-
 def external_document(external_id: str, external_source: str) -> dict:
     return {"referenceId": external_id, "referenceSource": external_source}
-
-
-def referenceset_document(reference_set: ReferenceSet) -> dict:
-    return referenceset_document_of(vars(reference_set), _externals(reference_set))
 
 
 def referenceset_document_of(values: dict, externals: list[dict]) -> dict:
@@ -73,12 +64,6 @@ def referenceset_document_of(values: dict, externals: list[dict]) -> dict:
         "sourceURI": values["source_uri"],
         "species": _species(values["species_term"], values["species_term_uri"]),
     }
-
-
-def reference_document(reference: Reference) -> dict:
-    reference_set = reference.reference_set
-    values = {**vars(reference), "set_name": reference_set.name, "set_common_crop_name": reference_set.common_crop_name}
-    return reference_document_of(values, _externals(reference))
 
 
 def reference_document_of(values: dict, externals: list[dict]) -> dict:

@@ -85,15 +85,11 @@ class RefgetJSONRenderer(JSONRenderer):
     ensure_ascii = True
 
 
-#: The API's JSON reader: bounded in size and depth, so no body is a RecursionError (500).
-BoundedJSONParser = JSONParser
-
-
 class RefgetView(APIView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [JSONParser]  # the API's: bounded in size and depth
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
