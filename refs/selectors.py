@@ -19,7 +19,8 @@ from refs.filtersets import OTUFilter, ReferenceFilter
 from refs.models import OTU, Reference
 from refs.permissions import references_visible_sql
 from virtool_site.errors import NotFound
-from virtool_site.reads import api_time, filter_values, flag, icontains, json_value, page_read, row, rows, subquery_count
+from virtool_site.api.filtersets import filterset_values
+from virtool_site.reads import api_time, flag, icontains, json_value, page_read, row, rows, subquery_count
 
 
 def _user_ref(username: str | None) -> dict | None:
@@ -124,7 +125,7 @@ def references_page(*, request) -> dict:
     """GET /api/refs: the references the user may see, newest first, in the page envelope."""
     visible, params = references_visible_sql(request.user, "r")
     where, filter_params = visible, []
-    find = filter_values(ReferenceFilter, request).get("find", "").strip()
+    find = filterset_values(ReferenceFilter, request).get("find", "").strip()
     if find:
         condition, value = icontains("r.name", find)
         where, filter_params = f"{visible} AND {condition}", [value]
@@ -280,7 +281,7 @@ def otus_page(*, request, reference_id: str) -> dict:
     none" (refs.services, imports, clones, remotes, reverts), so only a page's unverified OTUs
     are read further (one query).
     """
-    values = filter_values(OTUFilter, request)
+    values = filterset_values(OTUFilter, request)
     filters, filter_params = "", []
     term = values.get("term", "").strip()
     if term:

@@ -22,7 +22,6 @@ from django.db import connection
 from django.db.models import Count, IntegerField, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from virtool_site.api.filtersets import filterset_values as filter_values  # noqa: F401 (re-exported)
 from virtool_site.api.pagination import OFFSET_MAX, PAGE_PARAMETERS, page_envelope, page_params
 
 _UTC = timezone.utc

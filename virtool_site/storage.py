@@ -151,11 +151,6 @@ def stored_exists(name: str) -> bool:
         return file_storage().exists(name)
 
 
-def stored_size(name: str) -> int:
-    with storage_errors():
-        return file_storage().size(name)
-
-
 def stored_open(name: str):
     """(binary stream, size) of a stored file, read as it is consumed; FileNotFoundError when
     there is none."""

@@ -66,7 +66,7 @@ class WriteRateThrottle(_SettingsRateThrottle):
     scope = "write"
 
     def allow_request(self, request, view):
-        if request.method in SAFE_METHODS or getattr(view, "throttle_scope", None) == "search":
+        if request.method in SAFE_METHODS or is_search(request, view):
             return True
         return self.counted_allow_request(request, view)
 
